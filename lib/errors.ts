@@ -1,0 +1,33 @@
+import createError from '@fastify/error'
+
+/** A bad plugin or route option, thrown at registration. */
+export const FST_ERR_PROXY_FIX_INVALID_OPTION = createError<[string, string, string]>(
+  'FST_ERR_PROXY_FIX_INVALID_OPTION', 'Invalid option "%s": %s %s', 500, TypeError)
+
+/** `trust: true` where trusting every peer would be an open door. */
+export const FST_ERR_PROXY_FIX_TRUST_ALL_REFUSED = createError<[string, string]>(
+  'FST_ERR_PROXY_FIX_TRUST_ALL_REFUSED', 'Invalid option "trust": true is refused by %s: %s', 500, TypeError)
+
+/** Fastify's own trustProxy is on, and it would fight the corrected getters. */
+export const FST_ERR_PROXY_FIX_TRUST_PROXY_CONFLICT = createError<[]>(
+  'FST_ERR_PROXY_FIX_TRUST_PROXY_CONFLICT',
+  'Fastify option "trustProxy" is set: turn it off and give its value as the "trust" option instead', 500)
+
+/** A forwarded value from a trusted peer that is malformed, with `strict` on. */
+export const FST_ERR_PROXY_FIX_MALFORMED_HEADER = createError<[string, string]>(
+  'FST_ERR_PROXY_FIX_MALFORMED_HEADER', 'Malformed %s header from a trusted proxy: %s', 400, undefined, false)
+
+/** The corrected host is outside `allowedHosts`. */
+export const FST_ERR_PROXY_FIX_HOST_NOT_ALLOWED = createError<[string]>(
+  'FST_ERR_PROXY_FIX_HOST_NOT_ALLOWED', 'Host %s is not allowed', 400, undefined, false)
+
+export function show (value: unknown): string {
+  if (typeof value === 'function') return 'a function'
+  let text: string
+  try {
+    text = typeof value === 'string' ? JSON.stringify(value) : String(JSON.stringify(value) ?? value)
+  } catch {
+    text = String(value)
+  }
+  return text.length > 80 ? text.slice(0, 77) + '...' : text
+}

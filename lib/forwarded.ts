@@ -1,0 +1,134 @@
+// Header list parsing. Both parsers are single linear scans with no regular expressions, and the
+// X-Forwarded-* reader works from the right, so a 16 KiB header costs no more than a short one.
+
+/** Most entries read from one header. More are ignored (and rejected when strict). */
+export const MAX_ENTRIES = 32
+
+function isOws (c: number): boolean {
+  return c === 32 || c === 9
+}
+
+/**
+ * Splits a comma-separated header value from the right: returns up to `max + 1` non-empty,
+ * trimmed entries, nearest hop first. A result longer than `max` means the header held more.
+ */
+export function rightEntries (value: string, max: number): string[] {
+  const out: string[] = []
+  let end = value.length
+  while (end > 0 && out.length <= max) {
+    const comma = value.lastIndexOf(',', end - 1)
+    let s = comma + 1
+    let e = end
+    while (s < e && isOws(value.charCodeAt(s))) s++
+    while (e > s && isOws(value.charCodeAt(e - 1))) e--
+    if (e > s) out.push(value.slice(s, e))
+    end = comma === -1 ? 0 : comma
+  }
+  return out
+}
+
+/** The nth non-empty entry from the right (1-based), or undefined when the list is shorter. */
+export function entryFromRight (value: string, n: number): string | undefined {
+  const list = rightEntries(value, n)
+  return list.length >= n ? list[n - 1] : undefined
+}
+
+export interface ForwardedElement {
+  for?: string
+  by?: string
+  host?: string
+  proto?: string
+}
+
+// RFC 7230 tchar
+const TCHAR = new Uint8Array(128)
+for (const c of "!#$%&'*+-.^_`|~") TCHAR[c.charCodeAt(0)] = 1
+for (let c = 48; c <= 57; c++) TCHAR[c] = 1
+for (let c = 65; c <= 90; c++) TCHAR[c] = 1
+for (let c = 97; c <= 122; c++) TCHAR[c] = 1
+
+function isTchar (c: number): boolean {
+  return c < 128 && TCHAR[c] === 1
+}
+
+const KNOWN = new Set(['for', 'by', 'host', 'proto'])
+const MAX_PAIRS = 16
+
+/**
+ * Parses an RFC 7239 Forwarded header. Returns the elements (at most `max + 1`, the nearest
+ * last), or null when the header is malformed anywhere: a broken list cannot be split reliably,
+ * so none of it is used. Unknown parameters are allowed (section 5.5) and ignored.
+ */
+export function parseForwarded (value: string, max: number): ForwardedElement[] | null {
+  const out: ForwardedElement[] = []
+  const len = value.length
+  let i = 0
+  let el: ForwardedElement = {}
+  let seen = 0
+  let pairs = 0
+  let empty = true
+  for (;;) {
+    while (i < len && isOws(value.charCodeAt(i))) i++
+    if (i === len || value.charCodeAt(i) === 44) {
+      // end of an element (empty list elements are allowed by the # rule)
+      if (!empty) {
+        out.push(el)
+        if (out.length > max + 1) out.shift()
+      }
+      if (i === len) return out
+      i++
+      el = {}
+      seen = 0
+      pairs = 0
+      empty = true
+      continue
+    }
+    const nameStart = i
+    while (i < len && isTchar(value.charCodeAt(i))) i++
+    if (i === nameStart || i === len || value.charCodeAt(i) !== 61) return null
+    const name = value.slice(nameStart, i).toLowerCase()
+    i++
+    let v: string
+    if (i < len && value.charCodeAt(i) === 34) {
+      i++
+      v = ''
+      let start = i
+      for (;;) {
+        if (i === len) return null
+        const c = value.charCodeAt(i)
+        if (c === 34) break
+        if (c === 92) {
+          v += value.slice(start, i)
+          i++
+          if (i === len) return null
+          start = i
+        } else if ((c < 32 && c !== 9) || c === 127) {
+          return null
+        }
+        i++
+      }
+      v += value.slice(start, i)
+      i++
+    } else {
+      const start = i
+      while (i < len && isTchar(value.charCodeAt(i))) i++
+      if (i === start) return null
+      v = value.slice(start, i)
+    }
+    if (++pairs > MAX_PAIRS) return null
+    empty = false
+    if (KNOWN.has(name)) {
+      const bit = name === 'for' ? 1 : name === 'by' ? 2 : name === 'host' ? 4 : 8
+      // section 4: each parameter MUST NOT occur more than once per element
+      if ((seen & bit) !== 0) return null
+      seen |= bit
+      el[name as keyof ForwardedElement] = v
+    }
+    while (i < len && isOws(value.charCodeAt(i))) i++
+    if (i < len) {
+      const c = value.charCodeAt(i)
+      if (c === 59) { i++; continue }
+      if (c !== 44) return null
+    }
+  }
+}

@@ -1,0 +1,205 @@
+// Strict IP parsing. Only dotted-quad decimal IPv4 and RFC 4291 IPv6 text are accepted:
+// `127.1`, `0177.0.0.1` and `0x7f.0.0.1` are rejected (CVE-2024-29415, CVE-2023-42282).
+
+export interface Ip {
+  /** Canonical text: dotted quad, or RFC 5952 IPv6 (IPv4-mapped kept as `::ffff:a.b.c.d`). */
+  text: string
+  /** IPv4 value as a signed 32-bit int (also set for IPv4-mapped IPv6), or -1. */
+  v4: number
+  /** The eight hextets of an IPv6 address, or null for IPv4. */
+  v6: Uint16Array | null
+}
+
+export const UNKNOWN = 'unknown'
+
+export function parseIPv4 (s: string, start: number, end: number): number {
+  let value = 0
+  let octets = 0
+  let i = start
+  while (i < end) {
+    const first = i
+    let octet = 0
+    while (i < end) {
+      const c = s.charCodeAt(i)
+      if (c < 48 || c > 57) break
+      octet = octet * 10 + (c - 48)
+      i++
+    }
+    const len = i - first
+    if (len === 0 || len > 3 || octet > 255 || (len > 1 && s.charCodeAt(first) === 48)) return -1
+    value = (value << 8) | octet
+    octets++
+    if (i === end) break
+    if (s.charCodeAt(i) !== 46 || octets === 4) return -1
+    i++
+    if (i === end) return -1
+  }
+  return octets === 4 ? value : -1
+}
+
+function hexValue (c: number): number {
+  if (c >= 48 && c <= 57) return c - 48
+  if (c >= 97 && c <= 102) return c - 87
+  if (c >= 65 && c <= 70) return c - 55
+  return -1
+}
+
+export function parseIPv6 (s: string, start: number, end: number): Uint16Array | null {
+  const parts = new Uint16Array(8)
+  let n = 0
+  let gap = -1
+  let i = start
+  if (end - start < 2) return null
+  if (s.charCodeAt(i) === 58) {
+    if (s.charCodeAt(i + 1) !== 58) return null
+    gap = 0
+    i += 2
+    if (i === end) return parts
+  }
+  while (i < end) {
+    if (n === 8) return null
+    const first = i
+    let group = 0
+    while (i < end) {
+      const h = hexValue(s.charCodeAt(i))
+      if (h < 0) break
+      group = (group << 4) | h
+      i++
+    }
+    const len = i - first
+    if (i < end && s.charCodeAt(i) === 46) {
+      if (n > 6) return null
+      const v4 = parseIPv4(s, first, end)
+      if (v4 === -1) return null
+      parts[n++] = (v4 >>> 16) & 0xffff
+      parts[n++] = v4 & 0xffff
+      i = end
+      break
+    }
+    if (len === 0 || len > 4) return null
+    parts[n++] = group
+    if (i === end) break
+    if (s.charCodeAt(i) !== 58) return null
+    i++
+    if (s.charCodeAt(i) === 58) {
+      if (gap !== -1) return null
+      gap = n
+      i++
+      if (i === end) break
+    } else if (i === end) {
+      return null
+    }
+  }
+  if (gap === -1) return n === 8 ? parts : null
+  if (n === 8) return null
+  const tail = n - gap
+  for (let k = 0; k < tail; k++) {
+    parts[7 - k] = parts[n - 1 - k]
+    parts[n - 1 - k] = 0
+  }
+  for (let k = gap; k < 8 - tail; k++) parts[k] = 0
+  return parts
+}
+
+function isMapped (p: Uint16Array): boolean {
+  return p[0] === 0 && p[1] === 0 && p[2] === 0 && p[3] === 0 && p[4] === 0 && p[5] === 0xffff
+}
+
+export function formatIPv4 (v: number): string {
+  return ((v >>> 24) & 255) + '.' + ((v >>> 16) & 255) + '.' + ((v >>> 8) & 255) + '.' + (v & 255)
+}
+
+export function formatIPv6 (p: Uint16Array): string {
+  if (isMapped(p)) return '::ffff:' + formatIPv4((p[6] << 16) | p[7])
+  let bestStart = -1
+  let bestLen = 1
+  for (let i = 0; i < 8;) {
+    if (p[i] !== 0) { i++; continue }
+    let j = i
+    while (j < 8 && p[j] === 0) j++
+    if (j - i > bestLen) { bestStart = i; bestLen = j - i }
+    i = j
+  }
+  let out = ''
+  for (let i = 0; i < 8; i++) {
+    if (i === bestStart) {
+      out += '::'
+      i += bestLen - 1
+      continue
+    }
+    if (out !== '' && !out.endsWith(':')) out += ':'
+    out += p[i].toString(16)
+  }
+  return out
+}
+
+function fromV6 (parts: Uint16Array): Ip {
+  return { text: formatIPv6(parts), v4: isMapped(parts) ? (parts[6] << 16) | parts[7] : -1, v6: parts }
+}
+
+/** Parses a bare address (a socket peer, a CIDR base). An IPv6 zone (`%eth0`) is dropped. */
+export function parseIp (s: string): Ip | null {
+  const v4 = parseIPv4(s, 0, s.length)
+  if (v4 !== -1) return { text: s, v4, v6: null }
+  let end = s.indexOf('%')
+  if (end === -1) end = s.length
+  else if (end === s.length - 1) return null
+  const v6 = parseIPv6(s, 0, end)
+  return v6 === null ? null : fromV6(v6)
+}
+
+function isDigits (s: string, start: number, end: number): boolean {
+  if (start >= end || end - start > 5) return false
+  for (let i = start; i < end; i++) {
+    const c = s.charCodeAt(i)
+    if (c < 48 || c > 57) return false
+  }
+  return true
+}
+
+function isObfuscated (s: string, start: number, end: number): boolean {
+  // RFC 7239 section 6.3: obfnode = "_" 1*( ALPHA / DIGIT / "." / "_" / "-")
+  if (end - start < 2 || s.charCodeAt(start) !== 95) return false
+  for (let i = start + 1; i < end; i++) {
+    const c = s.charCodeAt(i)
+    if (!((c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 46 || c === 95 || c === 45)) return false
+  }
+  return true
+}
+
+/**
+ * Parses one node of X-Forwarded-For or of a Forwarded `for=`: an address with an optional
+ * port, `[v6]` with an optional port, or one of RFC 7239's non-addresses (`unknown`, `_obf`).
+ * Returns the Ip, UNKNOWN for a valid non-address, or null when malformed.
+ */
+export function parseNode (s: string): Ip | typeof UNKNOWN | null {
+  const len = s.length
+  if (len === 0) return null
+  const c0 = s.charCodeAt(0)
+  if (c0 === 91) {
+    const close = s.indexOf(']')
+    if (close === -1) return null
+    if (close !== len - 1 && (s.charCodeAt(close + 1) !== 58 || !isPort(s, close + 2, len))) return null
+    if (s.indexOf('%', 1) !== -1) {
+      const ip = parseIp(s.slice(1, close))
+      return ip !== null && ip.v6 !== null ? ip : null
+    }
+    const v6 = parseIPv6(s, 1, close)
+    return v6 === null ? null : fromV6(v6)
+  }
+  const colon = s.indexOf(':')
+  if (colon === -1 || s.indexOf(':', colon + 1) === -1) {
+    const end = colon === -1 ? len : colon
+    if (colon !== -1 && !isPort(s, colon + 1, len)) return null
+    const v4 = parseIPv4(s, 0, end)
+    if (v4 !== -1) return { text: end === len ? s : s.slice(0, end), v4, v6: null }
+    if ((end === 7 && s.slice(0, 7).toLowerCase() === UNKNOWN) || isObfuscated(s, 0, end)) return UNKNOWN
+    return null
+  }
+  const ip = parseIp(s)
+  return ip !== null && ip.v6 !== null ? ip : null
+}
+
+function isPort (s: string, start: number, end: number): boolean {
+  return isDigits(s, start, end) || isObfuscated(s, start, end)
+}

@@ -1,0 +1,231 @@
+import { FST_ERR_PROXY_FIX_INVALID_OPTION, FST_ERR_PROXY_FIX_TRUST_ALL_REFUSED, show } from './errors'
+import { MAX_ENTRIES } from './forwarded'
+import { parseHost } from './host'
+import { compileCount, compileFunction, compileList, TRUST_ALL, TRUST_OFF, TrustError, type Trust } from './trust'
+
+export const FIELDS = ['for', 'proto', 'host', 'port', 'prefix'] as const
+export type Field = typeof FIELDS[number]
+
+const trustList = {
+  oneOf: [
+    { type: 'string', minLength: 1 },
+    { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } }
+  ]
+}
+
+/**
+ * The option schema shared by every plugin and by route config. The code below enforces it with
+ * precise messages; the JSON Schema is the published contract (functions are outside JSON Schema,
+ * so a `trust` function is described in the docs only).
+ */
+export const optionsSchema = {
+  $id: 'fastify-proxy-fix/options',
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    trust: {
+      description: "Who counts as a proxy: addresses, CIDRs, named ranges or 'unix'; a hop count; true; false; or a function.",
+      default: 'loopback',
+      anyOf: [{ type: 'boolean' }, { type: 'integer', minimum: 0, maximum: MAX_ENTRIES }, trustList]
+    },
+    hops: {
+      description: 'Per-field hop counts, with a numeric trust only.',
+      type: 'object',
+      additionalProperties: false,
+      properties: Object.fromEntries(FIELDS.map((f) => [f, { type: 'integer', minimum: 0, maximum: MAX_ENTRIES }]))
+    },
+    fields: {
+      description: 'Forwarded fields honoured, with address or function trust.',
+      type: 'array',
+      uniqueItems: true,
+      items: { enum: [...FIELDS] },
+      default: [...FIELDS]
+    },
+    forwarded: { description: 'Read RFC 7239 Forwarded instead of X-Forwarded-*.', type: 'boolean', default: false },
+    clientIpHeader: { description: 'A single-IP header set by the nearest trusted proxy.', type: 'string', pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$" },
+    allowedHosts: {
+      description: 'Exact host names, or ".example.com" for a domain and its subdomains.',
+      anyOf: [{ type: 'string' }, { type: 'array', items: { type: 'string', minLength: 1 } }]
+    },
+    strict: { description: 'Answer 400 to a malformed forwarded value from a trusted peer.', type: 'boolean', default: false },
+    header: { description: 'hostRewrite only: the header that carries the public host.', type: 'string', pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$" }
+  }
+} as const
+
+export type PluginName = 'proxyFix' | 'hostRewrite' | 'mountApp'
+
+export interface Plan {
+  plugin: PluginName
+  /** The validated options, kept for merging route overrides. */
+  options: Readonly<Record<string, unknown>>
+  trust: Trust
+  forwarded: boolean
+  clientIpHeader: string | null
+  /** Hop count per field with a numeric trust; 1 (on) or 0 (off) otherwise. */
+  for: number
+  proto: number
+  host: number
+  port: number
+  prefix: number
+  allowedHosts: ((hostname: string) => boolean) | null
+  strict: boolean
+  /** hostRewrite: the lower-cased header name. */
+  header: string | null
+  /** An onRequest check is needed to answer 400. */
+  guard: boolean
+}
+
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
+const SHARED = new Set(['trust', 'hops', 'fields', 'forwarded', 'clientIpHeader', 'allowedHosts', 'strict'])
+const OWN: Record<PluginName, string[]> = {
+  proxyFix: [],
+  hostRewrite: ['header'],
+  mountApp: ['app', 'prefix']
+}
+
+function fail (option: string, value: unknown, why: string): never {
+  throw new FST_ERR_PROXY_FIX_INVALID_OPTION(option, show(value), why)
+}
+
+function isCount (v: unknown): v is number {
+  return typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= MAX_ENTRIES
+}
+
+function compileTrust (value: unknown, plugin: PluginName): Trust {
+  if (value === undefined) return compileList('loopback')
+  if (value === false) return TRUST_OFF
+  if (value === true) {
+    if (plugin === 'hostRewrite') {
+      throw new FST_ERR_PROXY_FIX_TRUST_ALL_REFUSED('hostRewrite',
+        'any client could then choose the host; list the proxies that set the header instead')
+    }
+    return TRUST_ALL
+  }
+  if (typeof value === 'number') {
+    if (!isCount(value)) fail('trust', value, `is not a hop count (an integer from 0 to ${MAX_ENTRIES})`)
+    return value === 0 ? TRUST_OFF : compileCount(value)
+  }
+  if (typeof value === 'function') return compileFunction(value as (a: string, h: number) => boolean)
+  if (typeof value === 'string' || Array.isArray(value)) {
+    try {
+      return compileList(value)
+    } catch (err) {
+      if (err instanceof TrustError) fail('trust', err.entry, err.message)
+      /* c8 ignore next */
+      throw err
+    }
+  }
+  return fail('trust', value, 'must be an address list, a hop count, a function, true or false')
+}
+
+function compileAllowedHosts (value: unknown): ((hostname: string) => boolean) | null {
+  if (value === undefined) return null
+  const list = typeof value === 'string' ? value.split(',').map((s) => s.trim()) : value
+  if (!Array.isArray(list) || list.length === 0) fail('allowedHosts', value, 'must be a non-empty list of host names')
+  const exact = new Set<string>()
+  const suffixes: string[] = []
+  for (const item of list) {
+    if (typeof item !== 'string') fail('allowedHosts', item, 'is not a string')
+    const name = item.toLowerCase()
+    const bare = name.startsWith('.') ? name.slice(1) : name
+    const parsed = parseHost(bare)
+    if (parsed === null || parsed.port !== null) fail('allowedHosts', item, 'is not a host name or ".domain" suffix')
+    if (name.startsWith('.')) {
+      suffixes.push(name)
+      exact.add(bare)
+    } else {
+      exact.add(name)
+    }
+  }
+  return (hostname) => {
+    const h = hostname.toLowerCase()
+    if (exact.has(h)) return true
+    for (let i = 0; i < suffixes.length; i++) if (h.endsWith(suffixes[i])) return true
+    return false
+  }
+}
+
+/** Validates options for one plugin and compiles them. Throws FST_ERR_PROXY_FIX_* at registration. */
+export function compileOptions (input: unknown, plugin: PluginName): Plan {
+  if (input === null || typeof input !== 'object' || Array.isArray(input)) {
+    fail(plugin, input, 'options must be an object')
+  }
+  const opts = input as Record<string, unknown>
+  const own = OWN[plugin]
+  for (const key of Object.keys(opts)) {
+    if (!SHARED.has(key) && !own.includes(key)) fail(key, opts[key], `is not an option of ${plugin}`)
+  }
+  const trust = compileTrust(opts.trust, plugin)
+  const counting = trust.kind === 'count'
+  const counts: Record<Field, number> = { for: 1, proto: 1, host: 1, port: 1, prefix: 1 }
+
+  if (opts.hops !== undefined) {
+    if (!counting) fail('hops', opts.hops, 'needs a numeric trust (a hop count)')
+    if (opts.hops === null || typeof opts.hops !== 'object' || Array.isArray(opts.hops)) fail('hops', opts.hops, 'must be an object')
+    for (const [k, v] of Object.entries(opts.hops)) {
+      if (!(FIELDS as readonly string[]).includes(k)) fail(`hops.${k}`, v, 'is not a field (for, proto, host, port, prefix)')
+      if (!isCount(v)) fail(`hops.${k}`, v, `is not a hop count (an integer from 0 to ${MAX_ENTRIES})`)
+    }
+  }
+  if (counting) {
+    const hops = (opts.hops ?? {}) as Partial<Record<Field, number>>
+    for (const f of FIELDS) counts[f] = hops[f] ?? trust.count
+  }
+  if (opts.fields !== undefined) {
+    if (counting) fail('fields', opts.fields, 'does not go with a numeric trust: use hops')
+    const list = typeof opts.fields === 'string' ? opts.fields.split(',').map((s) => s.trim()) : opts.fields
+    if (!Array.isArray(list)) fail('fields', opts.fields, 'must be a list of for, proto, host, port, prefix')
+    for (const f of FIELDS) counts[f] = 0
+    for (const f of list) {
+      if (!(FIELDS as readonly unknown[]).includes(f)) fail('fields', f, 'is not a field (for, proto, host, port, prefix)')
+      counts[f as Field] = 1
+    }
+  }
+  for (const key of ['forwarded', 'strict'] as const) {
+    if (opts[key] !== undefined && typeof opts[key] !== 'boolean') fail(key, opts[key], 'must be true or false')
+  }
+  let clientIpHeader: string | null = null
+  if (opts.clientIpHeader !== undefined) {
+    if (typeof opts.clientIpHeader !== 'string' || !TOKEN.test(opts.clientIpHeader)) fail('clientIpHeader', opts.clientIpHeader, 'is not a header name')
+    clientIpHeader = opts.clientIpHeader.toLowerCase()
+  }
+  let header: string | null = null
+  if (plugin === 'hostRewrite') {
+    if (typeof opts.header !== 'string' || !TOKEN.test(opts.header)) fail('header', opts.header, 'must be a header name, such as "x-fhost"')
+    header = opts.header.toLowerCase()
+    if (header === 'host' || header === ':authority') fail('header', opts.header, 'must be a header set by the proxy, not Host itself')
+  }
+  const allowedHosts = compileAllowedHosts(opts.allowedHosts)
+  const strict = opts.strict === true
+  return {
+    plugin,
+    options: Object.freeze({ ...opts }),
+    trust,
+    forwarded: opts.forwarded === true,
+    clientIpHeader,
+    ...counts,
+    allowedHosts,
+    strict,
+    header,
+    guard: allowedHosts !== null || (strict && trust.kind !== 'off')
+  }
+}
+
+/** A route's `config.<plugin>`: false turns the plugin off there; an object overrides options. */
+export function compileRouteOptions (base: Plan, override: unknown): Plan {
+  if (override === false) return { ...base, trust: TRUST_OFF, allowedHosts: null, guard: false, options: base.options }
+  if (override === null || typeof override !== 'object' || Array.isArray(override)) {
+    fail(`config.${base.plugin}`, override, 'must be false or an options object')
+  }
+  const merged: Record<string, unknown> = { ...base.options, ...override }
+  // A route that picks a new trust form does not inherit options tied to the old one.
+  const o = override as Record<string, unknown>
+  if ('trust' in o) {
+    if (typeof o.trust === 'number') {
+      if (!('fields' in o)) delete merged.fields
+    } else if (!('hops' in o)) {
+      delete merged.hops
+    }
+  }
+  return compileOptions(merged, base.plugin)
+}

@@ -1,0 +1,300 @@
+import { FST_ERR_PROXY_FIX_HOST_NOT_ALLOWED, FST_ERR_PROXY_FIX_MALFORMED_HEADER, show } from './errors'
+import { MAX_ENTRIES, parseForwarded, rightEntries, type ForwardedElement } from './forwarded'
+import { parseHost, parsePort, parsePrefix, parseProto, splitHost, withPort, type HostParts } from './host'
+import { parseIp, parseNode, UNKNOWN, type Ip } from './ip'
+import type { Plan } from './options'
+
+export type Headers = Record<string, string | string[] | undefined>
+
+export interface OriginalView {
+  ip: string | undefined
+  host: string
+  hostname: string
+  port: number | null
+  protocol: 'http' | 'https'
+}
+
+/** What the request looks like after correction. Built by `resolve`, read by the getters. */
+export class ProxyView {
+  ip: string | undefined
+  ips: string[]
+  host: string
+  hostname: string
+  port: number | null
+  protocol: 'http' | 'https'
+  prefix = ''
+  trusted = false
+  error: Error | null = null
+  private readonly peer: string | undefined
+  private readonly socketHost: string
+  private readonly encrypted: boolean
+
+  constructor (peer: string | undefined, host: string, encrypted: boolean) {
+    this.peer = peer
+    this.socketHost = host
+    this.encrypted = encrypted
+    this.ip = peer
+    this.ips = peer === undefined ? [] : [peer]
+    this.protocol = encrypted ? 'https' : 'http'
+    const parts = splitHost(host)
+    this.host = host
+    this.hostname = parts.hostname
+    this.port = parts.port
+  }
+
+  /** The socket's own view, before any correction. */
+  get original (): OriginalView {
+    const parts = splitHost(this.socketHost)
+    return {
+      ip: this.peer,
+      host: this.socketHost,
+      hostname: parts.hostname,
+      port: parts.port,
+      protocol: this.encrypted ? 'https' : 'http'
+    }
+  }
+
+  /** The absolute external URL of `path`, behind the forwarded scheme, host, port and prefix. */
+  url (path = '/'): string {
+    let host = this.host
+    const port = this.port
+    if ((port === 443 && this.protocol === 'https') || (port === 80 && this.protocol === 'http')) host = this.hostname
+    return this.protocol + '://' + host + this.prefix + (path.charCodeAt(0) === 47 ? path : '/' + path)
+  }
+
+  setHost (parts: HostParts): void {
+    this.host = parts.host
+    this.hostname = parts.hostname
+    this.port = parts.port
+  }
+
+  /** Records the first failure; the bad value itself is never used. */
+  reject (plan: Plan, name: string, value: string): void {
+    if (plan.strict && this.error === null) this.error = new FST_ERR_PROXY_FIX_MALFORMED_HEADER(name, show(value))
+  }
+}
+
+function text (v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v.join(', ') : v
+}
+
+/** Werkzeug's pick: the nth value from the right, or (address trust) the leftmost when fewer. */
+function pick (value: string | undefined, n: number, clamp: boolean): string | undefined {
+  if (value === undefined) return undefined
+  const list = rightEntries(value, n)
+  if (list.length >= n) return list[n - 1]
+  return clamp && list.length > 0 ? list[list.length - 1] : undefined
+}
+
+function applyFields (v: ProxyView, plan: Plan, headers: Headers, k: number): void {
+  const counting = plan.trust.kind === 'count'
+  const at = (count: number): number => counting ? count : k
+  if (plan.proto > 0) {
+    const raw = pick(text(headers['x-forwarded-proto']), at(plan.proto), !counting)
+    if (raw !== undefined) {
+      const proto = parseProto(raw)
+      if (proto === null) v.reject(plan, 'X-Forwarded-Proto', raw)
+      else v.protocol = proto
+    }
+  }
+  if (plan.host > 0) {
+    const raw = pick(text(headers['x-forwarded-host']), at(plan.host), !counting)
+    if (raw !== undefined) {
+      const parts = parseHost(raw)
+      if (parts === null) v.reject(plan, 'X-Forwarded-Host', raw)
+      else v.setHost(parts)
+    }
+  }
+  if (plan.port > 0) {
+    const raw = pick(text(headers['x-forwarded-port']), at(plan.port), !counting)
+    if (raw !== undefined) {
+      const port = parsePort(raw)
+      if (port === -1) v.reject(plan, 'X-Forwarded-Port', raw)
+      else v.setHost(withPort(v, port))
+    }
+  }
+  if (plan.prefix > 0) {
+    const raw = pick(text(headers['x-forwarded-prefix']), at(plan.prefix), !counting)
+    if (raw !== undefined) {
+      const prefix = parsePrefix(raw)
+      if (prefix === null) v.reject(plan, 'X-Forwarded-Prefix', raw)
+      else v.prefix = prefix
+    }
+  }
+}
+
+/** Walks X-Forwarded-For from the socket leftwards. Returns the client's index from the right. */
+function walkList (v: ProxyView, plan: Plan, value: string): number {
+  const list = rightEntries(value, MAX_ENTRIES)
+  const n = Math.min(list.length, MAX_ENTRIES)
+  for (let i = 0; i < n; i++) {
+    const node = parseNode(list[i])
+    if (node === null) {
+      v.reject(plan, 'X-Forwarded-For', list[i])
+      return i + 1
+    }
+    if (node === UNKNOWN) return i + 1
+    v.ip = node.text
+    v.ips.push(node.text)
+    if (!plan.trust.test(node, i + 1)) return i + 1
+  }
+  if (list.length > MAX_ENTRIES) v.reject(plan, 'X-Forwarded-For', `more than ${MAX_ENTRIES} entries`)
+  return n
+}
+
+/** Hop-count trust: the nth entry from the right, and the header is ignored when shorter. */
+function countList (v: ProxyView, plan: Plan, value: string): void {
+  const list = rightEntries(value, plan.for)
+  if (list.length < plan.for) return
+  const nodes: Ip[] = []
+  for (let i = 0; i < plan.for; i++) {
+    const node = parseNode(list[i])
+    if (node === null) {
+      v.reject(plan, 'X-Forwarded-For', list[i])
+      return
+    }
+    if (node !== UNKNOWN) nodes.push(node)
+  }
+  const client = parseNode(list[plan.for - 1])
+  for (const node of nodes) v.ips.push(node.text)
+  if (client !== UNKNOWN) v.ip = (client as Ip).text
+}
+
+function clientHeader (v: ProxyView, plan: Plan, raw: string): void {
+  const node = raw.includes(',') ? null : parseNode(raw.trim())
+  if (node === null) v.reject(plan, plan.clientIpHeader as string, raw)
+  else if (node !== UNKNOWN) {
+    v.ip = node.text
+    v.ips.push(node.text)
+  }
+}
+
+function fromXForwarded (v: ProxyView, plan: Plan, headers: Headers): void {
+  let k = 1
+  if (plan.for > 0) {
+    if (plan.clientIpHeader !== null) {
+      const raw = text(headers[plan.clientIpHeader])
+      if (raw !== undefined) clientHeader(v, plan, raw)
+    } else {
+      const raw = text(headers['x-forwarded-for'])
+      if (raw !== undefined) {
+        if (plan.trust.kind === 'count') countList(v, plan, raw)
+        else k = Math.max(1, walkList(v, plan, raw))
+      }
+    }
+  }
+  applyFields(v, plan, headers, k)
+}
+
+function fromForwarded (v: ProxyView, plan: Plan, headers: Headers): void {
+  const raw = text(headers.forwarded)
+  if (raw === undefined) return
+  const els = parseForwarded(raw, MAX_ENTRIES)
+  if (els === null) {
+    v.reject(plan, 'Forwarded', raw)
+    return
+  }
+  const len = els.length
+  const counting = plan.trust.kind === 'count'
+  let k = 1
+  if (plan.for > 0) {
+    if (plan.clientIpHeader !== null) {
+      const value = text(headers[plan.clientIpHeader])
+      if (value !== undefined) clientHeader(v, plan, value)
+    } else if (counting) {
+      if (len >= plan.for) {
+        for (let i = 1; i <= plan.for; i++) {
+          const f = els[len - i].for
+          const node = f === undefined ? UNKNOWN : parseNode(f)
+          if (node === null) {
+            v.reject(plan, 'Forwarded', 'for=' + f)
+            break
+          }
+          if (node === UNKNOWN) continue
+          v.ips.push(node.text)
+          if (i === plan.for) v.ip = node.text
+        }
+      }
+    } else {
+      const n = Math.min(len, MAX_ENTRIES)
+      for (let i = 1; i <= n; i++) {
+        k = i
+        const f = els[len - i].for
+        const node = f === undefined ? UNKNOWN : parseNode(f)
+        if (node === null) {
+          v.reject(plan, 'Forwarded', 'for=' + f)
+          break
+        }
+        if (node === UNKNOWN) break
+        v.ip = node.text
+        v.ips.push(node.text)
+        if (!plan.trust.test(node, i)) break
+        if (i === n && len > MAX_ENTRIES) v.reject(plan, 'Forwarded', `more than ${MAX_ENTRIES} elements`)
+      }
+    }
+  }
+  const el = (count: number): ForwardedElement | undefined => {
+    const n = counting ? count : k
+    return len >= n ? els[len - n] : undefined
+  }
+  if (plan.proto > 0) {
+    const p = el(plan.proto)?.proto
+    if (p !== undefined) {
+      const proto = parseProto(p)
+      if (proto === null) v.reject(plan, 'Forwarded', 'proto=' + p)
+      else v.protocol = proto
+    }
+  }
+  if (plan.host > 0) {
+    const h = el(plan.host)?.host
+    if (h !== undefined) {
+      const parts = parseHost(h)
+      if (parts === null) v.reject(plan, 'Forwarded', 'host=' + h)
+      else v.setHost(parts)
+    }
+  }
+}
+
+function hostRewrite (v: ProxyView, plan: Plan, headers: Headers): void {
+  const raw = headers[plan.header as string]
+  if (raw === undefined) return
+  // Two header lines (joined by Node with ", ") or a list is ambiguous: never pick one.
+  const value = text(raw) as string
+  const parts = Array.isArray(raw) || value.includes(',') ? null : parseHost(value)
+  if (parts === null) v.reject(plan, plan.header as string, value)
+  else v.setHost(parts)
+}
+
+function checkHost (v: ProxyView, plan: Plan | undefined): void {
+  if (plan !== undefined && plan.allowedHosts !== null && v.error === null && !plan.allowedHosts(v.hostname)) {
+    v.error = new FST_ERR_PROXY_FIX_HOST_NOT_ALLOWED(show(v.host))
+  }
+}
+
+/**
+ * The pure core: the socket's peer and scheme, the headers and the compiled plans in; the
+ * corrected view out. `fix` is proxyFix's plan, `rewrite` hostRewrite's; either may be absent.
+ */
+export function resolve (peer: string | undefined, encrypted: boolean, headers: Headers,
+  fix: Plan | undefined, rewrite: Plan | undefined): ProxyView {
+  const v = new ProxyView(peer, text(headers.host) ?? text(headers[':authority']) ?? '', encrypted)
+  let peerIp: Ip | null | undefined
+  if (fix !== undefined && fix.trust.kind !== 'off') {
+    peerIp = peer === undefined ? null : parseIp(peer)
+    if (fix.trust.kind === 'count' || ((peer === undefined || peerIp !== null) && fix.trust.test(peerIp, 0))) {
+      v.trusted = true
+      if (fix.forwarded) fromForwarded(v, fix, headers)
+      else fromXForwarded(v, fix, headers)
+    }
+  }
+  if (rewrite !== undefined && rewrite.trust.kind !== 'off') {
+    if (peerIp === undefined) peerIp = peer === undefined ? null : parseIp(peer)
+    if (rewrite.trust.kind === 'count' || ((peer === undefined || peerIp !== null) && rewrite.trust.test(peerIp, 0))) {
+      v.trusted = true
+      hostRewrite(v, rewrite, headers)
+    }
+  }
+  checkHost(v, fix)
+  checkHost(v, rewrite)
+  return v
+}

@@ -1,0 +1,89 @@
+import type { FastifyInstance, FastifyRequest, FastifyReply, HookHandlerDoneFunction, RouteOptions } from 'fastify'
+import { FST_ERR_PROXY_FIX_TRUST_PROXY_CONFLICT } from './errors'
+import { compileRouteOptions, type Plan } from './options'
+import { resolve, type ProxyView } from './resolve'
+
+type Slots = Record<symbol, unknown>
+
+export const kView = Symbol('fastify-proxy-fix.view')
+const kPlan = { proxyFix: Symbol('fastify-proxy-fix.plan'), hostRewrite: Symbol('fastify-proxy-fix.rewrite') }
+const kRoutePlan = { proxyFix: Symbol('fastify-proxy-fix.routePlan'), hostRewrite: Symbol('fastify-proxy-fix.routeRewrite') }
+const kOverrides = Symbol('fastify-proxy-fix.overrides')
+
+/**
+ * The view for this request, resolved once on first use from the socket and the raw headers.
+ * Resolving lazily lets Fastify's `incoming request` log line, written before any hook, and any
+ * earlier onRequest hook see the corrected values too.
+ */
+export function viewOf (request: FastifyRequest): ProxyView {
+  const slots = request as unknown as Slots
+  const cached = slots[kView] as ProxyView | null
+  if (cached !== null) return cached
+  const server = request.server as unknown as Slots
+  let fix = server[kPlan.proxyFix] as Plan | undefined
+  let rewrite = server[kPlan.hostRewrite] as Plan | undefined
+  if (server[kOverrides] === true) {
+    const config = request.routeOptions.config as unknown as Slots
+    fix = (config[kRoutePlan.proxyFix] as Plan | undefined) ?? fix
+    rewrite = (config[kRoutePlan.hostRewrite] as Plan | undefined) ?? rewrite
+  }
+  const raw = request.raw
+  const socket = raw.socket as { remoteAddress?: string, encrypted?: boolean } | null
+  const view = resolve(socket?.remoteAddress, socket?.encrypted === true, raw.headers, fix, rewrite)
+  slots[kView] = view
+  return view
+}
+
+export function guard (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction): void {
+  const error = viewOf(request).error
+  if (error === null) done()
+  else done(error)
+}
+
+function install (fastify: FastifyInstance): void {
+  if (fastify.hasRequestDecorator(kView as unknown as string)) return
+  const getters: Record<string, (this: FastifyRequest) => unknown> = {
+    ip () { return viewOf(this).ip },
+    ips () { return viewOf(this).ips },
+    host () { return viewOf(this).host },
+    hostname () { return viewOf(this).hostname },
+    port () { return viewOf(this).port },
+    protocol () { return viewOf(this).protocol },
+    proxy () { return viewOf(this) }
+  }
+  try {
+    fastify.decorateRequest('ip', { getter: getters.ip as (this: FastifyRequest) => string })
+  } catch (err) {
+    // Fastify's trustProxy defines its own getters on this prototype: two trust configs would disagree.
+    if ((err as { code?: string }).code === 'FST_ERR_DEC_ALREADY_PRESENT') throw new FST_ERR_PROXY_FIX_TRUST_PROXY_CONFLICT()
+    throw err
+  }
+  for (const name of Object.keys(getters)) if (name !== 'ip') fastify.decorateRequest(name, { getter: getters[name] })
+  fastify.decorateRequest(kView as unknown as string, null)
+}
+
+/**
+ * Wires one plugin's plan into this scope: the getters (once per prototype chain), the plan for
+ * the scope's routes, the 400 guard when needed, and per-route `config.<plugin>` overrides,
+ * compiled once when each route is added.
+ */
+export function attach (fastify: FastifyInstance, plan: Plan): void {
+  install(fastify)
+  const name = plan.plugin as 'proxyFix' | 'hostRewrite'
+  const kScope = kPlan[name]
+  const kRoute = kRoutePlan[name]
+  ;(fastify as unknown as Slots)[kScope] = plan
+  if (plan.guard) fastify.addHook('onRequest', guard)
+  fastify.addHook('onRoute', function (this: FastifyInstance, route: RouteOptions) {
+    const config = route.config as Record<string | symbol, unknown> | undefined
+    if (config === undefined || config[name] === undefined || Object.hasOwn(config, kRoute)) return
+    const base = (this as unknown as Slots)[kScope] as Plan
+    const routePlan = compileRouteOptions(base, config[name])
+    route.config = { ...config, [kRoute]: routePlan } as unknown as RouteOptions['config']
+    ;(this as unknown as Slots)[kOverrides] = true
+    if (routePlan.guard && !base.guard) {
+      const own = route.onRequest
+      route.onRequest = own === undefined ? [guard] : [guard, ...(Array.isArray(own) ? own : [own])]
+    }
+  })
+}
