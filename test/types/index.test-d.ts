@@ -1,0 +1,37 @@
+import fastify, { type FastifyRequest } from 'fastify'
+import { expectAssignable, expectError, expectType } from 'tsd'
+import fastifyProxyFix, { hostRewrite, proxyFix, optionsSchema, type ProxyInfo, type ProxyFixOptions } from '../..'
+import defaultExport = require('../..')
+
+const app = fastify()
+app.register(proxyFix)
+app.register(fastifyProxyFix, { trust: ['loopback', '10.0.0.0/8'] })
+app.register(defaultExport.default, { trust: 2, hops: { host: 0 } })
+app.register(proxyFix, { trust: (address: string, hop: number) => address === '127.0.0.1' && hop < 2 })
+app.register(proxyFix, { trust: 'loopback, 10.0.0.0/8', fields: ['for', 'proto'], strict: true, allowedHosts: ['.example.com'] })
+app.register(proxyFix, { forwarded: true, clientIpHeader: 'cf-connecting-ip' })
+app.register(hostRewrite, { header: 'X-FHost', trust: ['127.0.0.1'], allowedHosts: 'example.com' })
+
+expectError(app.register(hostRewrite, { trust: ['127.0.0.1'] }))
+expectError(app.register(hostRewrite, { header: 'x-fhost', trust: true }))
+expectError(app.register(proxyFix, { fields: ['nope'] }))
+expectError(app.register(proxyFix, { trust: { ip: '1.2.3.4' } }))
+
+app.get('/', { config: { proxyFix: false, hostRewrite: { allowedHosts: ['a.example'] } } }, (request) => {
+  expectType<ProxyInfo>(request.proxy)
+  expectType<string | undefined>(request.proxy.ip)
+  expectType<string[]>(request.proxy.ips)
+  expectType<'http' | 'https'>(request.proxy.protocol)
+  expectType<number | null>(request.proxy.port)
+  expectType<string>(request.proxy.prefix)
+  expectType<boolean>(request.proxy.trusted)
+  expectType<string | undefined>(request.proxy.original.ip)
+  expectType<string>(request.proxy.url('/next'))
+  expectType<string>(request.ip)
+  return request.hostname
+})
+app.get('/r', { config: { proxyFix: { trust: ['10.0.0.0/8'] } } }, (request: FastifyRequest) => request.proxy.host)
+expectError(app.get('/x', { config: { proxyFix: { trust: {} } } }, () => 'x'))
+
+expectAssignable<ProxyFixOptions>({ trust: false })
+expectType<string>(optionsSchema.$id)
