@@ -1,11 +1,10 @@
-import type { FastifyPluginCallback } from 'fastify'
+import type { FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
 import { compileOptions } from './options'
 import { attach } from './state'
 
-const plugin: FastifyPluginCallback<Record<string, unknown>> = (fastify, opts, done) => {
+const plugin: FastifyPluginAsync<Record<string, unknown>> = async (fastify, opts) => {
   attach(fastify, compileOptions(opts, 'hostRewrite'))
-  done()
 }
 
 export const hostRewrite = fp(plugin, { fastify: '5.x', name: 'fastify-proxy-fix/host-rewrite' })

@@ -1,0 +1,22 @@
+import { test } from 'tap'
+import { execFileSync } from 'node:child_process'
+import { join } from 'node:path'
+
+// Runs against the build (npm test builds before tap): both module systems see the same plugins.
+const dist = join(__dirname, '..', 'dist', 'index.js')
+
+test('require() gives the default plugin with named and .default exports', async (t) => {
+  const out = execFileSync(process.execPath, ['-e', `
+    const m = require(${JSON.stringify(dist)})
+    console.log(JSON.stringify([typeof m, m.default === m, m.proxyFix === m, typeof m.hostRewrite, m.optionsSchema.$id, m[Symbol.for('fastify.display-name')]]))
+  `]).toString()
+  t.strictSame(JSON.parse(out), ['function', true, true, 'function', 'fastify-proxy-fix/options', 'fastify-proxy-fix'])
+})
+
+test('ESM: default and named imports', async (t) => {
+  const out = execFileSync(process.execPath, ['--input-type=module', '-e', `
+    import def, { proxyFix, hostRewrite, optionsSchema } from ${JSON.stringify('file://' + dist)}
+    console.log(JSON.stringify([def === proxyFix, typeof hostRewrite, typeof optionsSchema]))
+  `]).toString()
+  t.strictSame(JSON.parse(out), [true, 'function', 'object'])
+})
