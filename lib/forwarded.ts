@@ -4,7 +4,7 @@
 /** Most entries read from one header. More are ignored (and rejected when strict). */
 export const MAX_ENTRIES = 32
 
-function isOws (c: number): boolean {
+export function isOws (c: number): boolean {
   return c === 32 || c === 9
 }
 
@@ -83,6 +83,8 @@ export function parseForwarded (value: string, max: number): ForwardedElement[] 
       empty = true
       continue
     }
+    // forwarded-element = [ forwarded-pair ] *( ";" [ forwarded-pair ] ): empty pairs are allowed
+    if (value.charCodeAt(i) === 59) { i++; continue }
     const nameStart = i
     while (i < len && isTchar(value.charCodeAt(i))) i++
     if (i === nameStart || i === len || value.charCodeAt(i) !== 61) return null
@@ -95,16 +97,17 @@ export function parseForwarded (value: string, max: number): ForwardedElement[] 
       let start = i
       for (;;) {
         if (i === len) return null
-        const c = value.charCodeAt(i)
+        let c = value.charCodeAt(i)
         if (c === 34) break
         if (c === 92) {
           v += value.slice(start, i)
           i++
           if (i === len) return null
           start = i
-        } else if ((c < 32 && c !== 9) || c === 127) {
-          return null
+          c = value.charCodeAt(i)
         }
+        // quoted-pair takes HTAB / SP / VCHAR / obs-text only: an escaped control is refused too
+        if ((c < 32 && c !== 9) || c === 127) return null
         i++
       }
       v += value.slice(start, i)
@@ -125,10 +128,6 @@ export function parseForwarded (value: string, max: number): ForwardedElement[] 
       el[name as keyof ForwardedElement] = v
     }
     while (i < len && isOws(value.charCodeAt(i))) i++
-    if (i < len) {
-      const c = value.charCodeAt(i)
-      if (c === 59) { i++; continue }
-      if (c !== 44) return null
-    }
+    if (i < len && value.charCodeAt(i) !== 59 && value.charCodeAt(i) !== 44) return null
   }
 }

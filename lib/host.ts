@@ -65,9 +65,9 @@ export function splitHost (host: string): HostParts {
   return { host, hostname, port }
 }
 
-/** Werkzeug's port step: replace the port of `host`; a bare IPv6 literal has none to strip. */
-export function withPort (parts: HostParts, port: number): HostParts {
-  return { host: parts.hostname + ':' + port, hostname: parts.hostname, port }
+/** Werkzeug's port step: replace the port of the host; a bare IPv6 literal has none to strip. */
+export function withPort (hostname: string, port: number): HostParts {
+  return { host: hostname + ':' + port, hostname, port }
 }
 
 /** http, https, ws or wss in any case. WebSocket schemes map to their HTTP twins. */
@@ -91,14 +91,32 @@ function isPathChar (c: number): boolean {
     (c >= 38 && c <= 44) || c === 59 || c === 61 || c === 58 || c === 64 || c === 47
 }
 
+function hexDigit (c: number): number {
+  if (c >= 48 && c <= 57) return c - 48
+  const l = c | 32
+  return l >= 97 && l <= 102 ? l - 87 : -1
+}
+
 /**
  * Validates X-Forwarded-Prefix: one leading "/", no "//", no "." or ".." segment (also when
- * percent-encoded), no scheme, query or fragment. The trailing slash is removed; "/" is "".
+ * percent-encoded), no malformed or slash-hiding percent-escape, no scheme, query or fragment. The trailing slash is removed; "/" is "".
  */
 export function parsePrefix (value: string): string | null {
   const len = value.length
   if (len === 0 || value.charCodeAt(0) !== 47 || len > 1024) return null
-  for (let i = 0; i < len; i++) if (!isPathChar(value.charCodeAt(i))) return null
+  for (let i = 0; i < len; i++) {
+    const c = value.charCodeAt(i)
+    if (!isPathChar(c)) return null
+    if (c === 37) {
+      // a percent-escape must be well formed, and must not hide a "/" or "\\" (new segments)
+      const hi = hexDigit(value.charCodeAt(i + 1))
+      const lo = hexDigit(value.charCodeAt(i + 2))
+      if (hi < 0 || lo < 0) return null
+      const byte = hi * 16 + lo
+      if (byte === 0x2f || byte === 0x5c) return null
+      i += 2
+    }
+  }
   const out = value.charCodeAt(len - 1) === 47 ? value.slice(0, len - 1) : value
   const segments = out.split('/')
   for (let i = 1; i < segments.length; i++) {

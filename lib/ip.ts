@@ -4,7 +4,7 @@
 export interface Ip {
   /** Canonical text: dotted quad, or RFC 5952 IPv6 (IPv4-mapped kept as `::ffff:a.b.c.d`). */
   text: string
-  /** IPv4 value as a signed 32-bit int (also set for IPv4-mapped IPv6), or -1. */
+  /** IPv4 value as an unsigned 32-bit int (also set for IPv4-mapped IPv6), or -1. */
   v4: number
   /** The eight hextets of an IPv6 address, or null for IPv4. */
   v6: Uint16Array | null
@@ -12,6 +12,7 @@ export interface Ip {
 
 export const UNKNOWN = 'unknown'
 
+/** Parses a strict dotted quad in `s[start, end)`. Returns the unsigned 32-bit value, or -1. */
 export function parseIPv4 (s: string, start: number, end: number): number {
   let value = 0
   let octets = 0
@@ -27,7 +28,8 @@ export function parseIPv4 (s: string, start: number, end: number): number {
     }
     const len = i - first
     if (len === 0 || len > 3 || octet > 255 || (len > 1 && s.charCodeAt(first) === 48)) return -1
-    value = (value << 8) | octet
+    // unsigned arithmetic: a signed shift would make 255.255.255.255 collide with -1
+    value = value * 256 + octet
     octets++
     if (i === end) break
     if (s.charCodeAt(i) !== 46 || octets === 4) return -1
@@ -45,18 +47,18 @@ function hexValue (c: number): number {
 }
 
 export function parseIPv6 (s: string, start: number, end: number): Uint16Array | null {
+  if (end - start < 2) return null
   const parts = new Uint16Array(8)
   let n = 0
   let gap = -1
   let i = start
-  if (end - start < 2) return null
   if (s.charCodeAt(i) === 58) {
     if (s.charCodeAt(i + 1) !== 58) return null
     gap = 0
     i += 2
     if (i === end) return parts
   }
-  while (i < end) {
+  for (;;) {
     if (n === 8) return null
     const first = i
     let group = 0
@@ -66,38 +68,37 @@ export function parseIPv6 (s: string, start: number, end: number): Uint16Array |
       group = (group << 4) | h
       i++
     }
-    const len = i - first
     if (i < end && s.charCodeAt(i) === 46) {
       if (n > 6) return null
       const v4 = parseIPv4(s, first, end)
       if (v4 === -1) return null
-      parts[n++] = (v4 >>> 16) & 0xffff
+      parts[n++] = v4 >>> 16
       parts[n++] = v4 & 0xffff
-      i = end
       break
     }
+    const len = i - first
     if (len === 0 || len > 4) return null
     parts[n++] = group
     if (i === end) break
     if (s.charCodeAt(i) !== 58) return null
     i++
+    // never look at s[end]: callers pass a slice of a longer string (`[v6]:port`)
+    if (i === end) return null
     if (s.charCodeAt(i) === 58) {
       if (gap !== -1) return null
       gap = n
       i++
       if (i === end) break
-    } else if (i === end) {
-      return null
     }
   }
   if (gap === -1) return n === 8 ? parts : null
   if (n === 8) return null
   const tail = n - gap
+  // move the groups after the gap to the end; every vacated slot is zeroed on the way
   for (let k = 0; k < tail; k++) {
     parts[7 - k] = parts[n - 1 - k]
     parts[n - 1 - k] = 0
   }
-  for (let k = gap; k < 8 - tail; k++) parts[k] = 0
   return parts
 }
 
@@ -110,7 +111,7 @@ export function formatIPv4 (v: number): string {
 }
 
 export function formatIPv6 (p: Uint16Array): string {
-  if (isMapped(p)) return '::ffff:' + formatIPv4((p[6] << 16) | p[7])
+  if (isMapped(p)) return '::ffff:' + formatIPv4(p[6] * 65536 + p[7])
   let bestStart = -1
   let bestLen = 1
   for (let i = 0; i < 8;) {
@@ -134,7 +135,17 @@ export function formatIPv6 (p: Uint16Array): string {
 }
 
 function fromV6 (parts: Uint16Array): Ip {
-  return { text: formatIPv6(parts), v4: isMapped(parts) ? (parts[6] << 16) | parts[7] : -1, v6: parts }
+  return { text: formatIPv6(parts), v4: isMapped(parts) ? parts[6] * 65536 + parts[7] : -1, v6: parts }
+}
+
+/** An IPv6 zone id: the characters node:net accepts, at least one. */
+function isZone (s: string, start: number): boolean {
+  if (start === s.length) return false
+  for (let i = start; i < s.length; i++) {
+    const c = s.charCodeAt(i)
+    if (!((c >= 48 && c <= 58) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 45 || c === 46)) return false
+  }
+  return true
 }
 
 /** Parses a bare address (a socket peer, a CIDR base). An IPv6 zone (`%eth0`) is dropped. */
@@ -143,7 +154,7 @@ export function parseIp (s: string): Ip | null {
   if (v4 !== -1) return { text: s, v4, v6: null }
   let end = s.indexOf('%')
   if (end === -1) end = s.length
-  else if (end === s.length - 1) return null
+  else if (!isZone(s, end + 1)) return null
   const v6 = parseIPv6(s, 0, end)
   return v6 === null ? null : fromV6(v6)
 }
@@ -180,10 +191,8 @@ export function parseNode (s: string): Ip | typeof UNKNOWN | null {
     const close = s.indexOf(']')
     if (close === -1) return null
     if (close !== len - 1 && (s.charCodeAt(close + 1) !== 58 || !isPort(s, close + 2, len))) return null
-    if (s.indexOf('%', 1) !== -1) {
-      const ip = parseIp(s.slice(1, close))
-      return ip !== null && ip.v6 !== null ? ip : null
-    }
+    // a '%' can only sit inside the brackets (the port was checked), and never parses as IPv4
+    if (s.indexOf('%', 1) !== -1) return parseIp(s.slice(1, close))
     const v6 = parseIPv6(s, 1, close)
     return v6 === null ? null : fromV6(v6)
   }
@@ -196,8 +205,8 @@ export function parseNode (s: string): Ip | typeof UNKNOWN | null {
     if ((end === 7 && s.slice(0, 7).toLowerCase() === UNKNOWN) || isObfuscated(s, 0, end)) return UNKNOWN
     return null
   }
-  const ip = parseIp(s)
-  return ip !== null && ip.v6 !== null ? ip : null
+  // two or more colons: only IPv6 can parse
+  return parseIp(s)
 }
 
 function isPort (s: string, start: number, end: number): boolean {

@@ -1,7 +1,7 @@
 import { FST_ERR_PROXY_FIX_INVALID_OPTION, FST_ERR_PROXY_FIX_TRUST_ALL_REFUSED, show } from './errors'
 import { MAX_ENTRIES } from './forwarded'
 import { parseHost } from './host'
-import { compileCount, compileFunction, compileList, TRUST_ALL, TRUST_OFF, TrustError, type Trust } from './trust'
+import { compileCount, compileFunction, compileList, TRUST_ALL, TRUST_OFF, type Trust, type TrustError } from './trust'
 
 export const FIELDS = ['for', 'proto', 'host', 'port', 'prefix'] as const
 export type Field = typeof FIELDS[number]
@@ -110,9 +110,9 @@ function compileTrust (value: unknown, plugin: PluginName): Trust {
     try {
       return compileList(value)
     } catch (err) {
-      if (err instanceof TrustError) fail('trust', err.entry, err.message)
-      /* c8 ignore next */
-      throw err
+      // compileList throws only TrustError
+      const e = err as TrustError
+      fail('trust', e.entry, e.message)
     }
   }
   return fail('trust', value, 'must be an address list, a hop count, a function, true or false')

@@ -1,5 +1,5 @@
 import { FST_ERR_PROXY_FIX_HOST_NOT_ALLOWED, FST_ERR_PROXY_FIX_MALFORMED_HEADER, show } from './errors'
-import { MAX_ENTRIES, parseForwarded, rightEntries, type ForwardedElement } from './forwarded'
+import { isOws, MAX_ENTRIES, parseForwarded, rightEntries, type ForwardedElement } from './forwarded'
 import { parseHost, parsePort, parsePrefix, parseProto, splitHost, withPort, type HostParts } from './host'
 import { parseIp, parseNode, UNKNOWN, type Ip } from './ip'
 import type { Plan } from './options'
@@ -19,12 +19,11 @@ export class ProxyView {
   ip: string | undefined
   ips: string[]
   host: string
-  hostname: string
-  port: number | null
   protocol: 'http' | 'https'
   prefix = ''
   trusted = false
   error: Error | null = null
+  private parts: HostParts | null = null
   private readonly peer: string | undefined
   private readonly socketHost: string
   private readonly encrypted: boolean
@@ -36,10 +35,16 @@ export class ProxyView {
     this.ip = peer
     this.ips = peer === undefined ? [] : [peer]
     this.protocol = encrypted ? 'https' : 'http'
-    const parts = splitHost(host)
     this.host = host
-    this.hostname = parts.hostname
-    this.port = parts.port
+  }
+
+  // hostname and port are split from the host only when read: most requests never ask.
+  get hostname (): string {
+    return (this.parts ??= splitHost(this.host)).hostname
+  }
+
+  get port (): number | null {
+    return (this.parts ??= splitHost(this.host)).port
   }
 
   /** The socket's own view, before any correction. */
@@ -64,8 +69,7 @@ export class ProxyView {
 
   setHost (parts: HostParts): void {
     this.host = parts.host
-    this.hostname = parts.hostname
-    this.port = parts.port
+    this.parts = parts
   }
 
   /** Records the first failure; the bad value itself is never used. */
@@ -81,6 +85,11 @@ function text (v: string | string[] | undefined): string | undefined {
 /** Werkzeug's pick: the nth value from the right, or (address trust) the leftmost when fewer. */
 function pick (value: string | undefined, n: number, clamp: boolean): string | undefined {
   if (value === undefined) return undefined
+  if (value.indexOf(',') === -1) {
+    // one value, the usual case: no split
+    const one = value.trim()
+    return one === '' || (n > 1 && !clamp) ? undefined : one
+  }
   const list = rightEntries(value, n)
   if (list.length >= n) return list[n - 1]
   return clamp && list.length > 0 ? list[list.length - 1] : undefined
@@ -110,7 +119,7 @@ function applyFields (v: ProxyView, plan: Plan, headers: Headers, k: number): vo
     if (raw !== undefined) {
       const port = parsePort(raw)
       if (port === -1) v.reject(plan, 'X-Forwarded-Port', raw)
-      else v.setHost(withPort(v, port))
+      else v.setHost(withPort(v.hostname, port))
     }
   }
   if (plan.prefix > 0) {
@@ -123,23 +132,38 @@ function applyFields (v: ProxyView, plan: Plan, headers: Headers, k: number): vo
   }
 }
 
-/** Walks X-Forwarded-For from the socket leftwards. Returns the client's index from the right. */
+/**
+ * Walks X-Forwarded-For from the socket leftwards, splitting lazily: the walk usually stops after
+ * one or two entries, whatever the header's length. Returns the client's index from the right.
+ */
 function walkList (v: ProxyView, plan: Plan, value: string): number {
-  const list = rightEntries(value, MAX_ENTRIES)
-  const n = Math.min(list.length, MAX_ENTRIES)
-  for (let i = 0; i < n; i++) {
-    const node = parseNode(list[i])
-    if (node === null) {
-      v.reject(plan, 'X-Forwarded-For', list[i])
-      return i + 1
+  let end = value.length
+  let i = 0
+  while (end > 0) {
+    const comma = value.lastIndexOf(',', end - 1)
+    let s = comma + 1
+    let e = end
+    end = comma === -1 ? 0 : comma
+    while (s < e && isOws(value.charCodeAt(s))) s++
+    while (e > s && isOws(value.charCodeAt(e - 1))) e--
+    if (e === s) continue
+    if (i === MAX_ENTRIES) {
+      v.reject(plan, 'X-Forwarded-For', `more than ${MAX_ENTRIES} entries`)
+      return i
     }
-    if (node === UNKNOWN) return i + 1
+    const entry = value.slice(s, e)
+    const node = parseNode(entry)
+    i++
+    if (node === null) {
+      v.reject(plan, 'X-Forwarded-For', entry)
+      return i
+    }
+    if (node === UNKNOWN) return i
     v.ip = node.text
     v.ips.push(node.text)
-    if (!plan.trust.test(node, i + 1)) return i + 1
+    if (!plan.trust.test(node, i)) return i
   }
-  if (list.length > MAX_ENTRIES) v.reject(plan, 'X-Forwarded-For', `more than ${MAX_ENTRIES} entries`)
-  return n
+  return i
 }
 
 /** Hop-count trust: the nth entry from the right, and the header is ignored when shorter. */

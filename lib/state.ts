@@ -53,10 +53,9 @@ function install (fastify: FastifyInstance): void {
   }
   try {
     fastify.decorateRequest('ip', { getter: getters.ip as (this: FastifyRequest) => string })
-  } catch (err) {
-    // Fastify's trustProxy defines its own getters on this prototype: two trust configs would disagree.
-    if ((err as { code?: string }).code === 'FST_ERR_DEC_ALREADY_PRESENT') throw new FST_ERR_PROXY_FIX_TRUST_PROXY_CONFLICT()
-    throw err
+  } catch {
+    // Fastify's trustProxy (or another plugin) owns request.ip here: two trust configs would disagree.
+    throw new FST_ERR_PROXY_FIX_TRUST_PROXY_CONFLICT()
   }
   for (const name of Object.keys(getters)) if (name !== 'ip') fastify.decorateRequest(name, { getter: getters[name] })
   fastify.decorateRequest(kView as unknown as string, null)

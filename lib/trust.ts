@@ -72,7 +72,8 @@ export function compileList (input: string | readonly string[]): Trust {
     if (NAMED[lower] !== undefined) { queue.push(...NAMED[lower]); continue }
     const slash = entry.indexOf('/')
     const base = parseIp(slash === -1 ? entry : entry.slice(0, slash))
-    if (base === null || (slash === -1 && entry.includes('%'))) throw new TrustError(entry, 'is not an IP address, CIDR range or known name')
+    // a zone id is refused everywhere (also in a CIDR base): peers are matched without one
+    if (base === null || entry.includes('%')) throw new TrustError(entry, 'is not an IP address, CIDR range or known name')
     const max = base.v6 === null ? 32 : 128
     let bits = max
     if (slash !== -1) {
@@ -102,11 +103,13 @@ export function compileList (input: string | readonly string[]): Trust {
       if (ip === null) return unix
       const a = ip.v4
       if (a !== -1) {
+        // IPv4 and IPv4-mapped peers are matched as IPv4 only (as proxy-addr does): a mapped
+        // peer must get the same answer as the plain IPv4 one, so `::/0` trusts neither
         for (let i = 0; i < n4; i++) if ((a & v4Masks[i]) === v4Nets[i]) return true
+        return false
       }
-      if (ip.v6 !== null) {
-        for (let i = 0; i < v6.length; i++) if (v6Match(ip.v6, v6[i])) return true
-      }
+      const p = ip.v6 as Uint16Array
+      for (let i = 0; i < v6.length; i++) if (v6Match(p, v6[i])) return true
       return false
     }
   }

@@ -92,7 +92,7 @@ test('config errors fail registration', async (t) => {
   await t.rejects(failing({}, app), { code: 'FST_ERR_PROXY_FIX_TRUST_PROXY_CONFLICT' })
   const broken = Fastify()
   broken.decorateRequest('ips', { getter: () => [] })
-  await t.rejects(failing({}, broken), { code: 'FST_ERR_DEC_ALREADY_PRESENT' }, 'other decorator clashes surface as they are')
+  await t.rejects(failing({}, broken), { code: 'FST_ERR_DEC_ALREADY_PRESENT' }, 'a clash on another getter surfaces as it is')
   const routeApp = Fastify()
   await routeApp.register(proxyFix)
   t.throws(() => routeApp.get('/', { config: { proxyFix: { trust: 'nope' } } }, async () => 'x'), { code: 'FST_ERR_PROXY_FIX_INVALID_OPTION' })
