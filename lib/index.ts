@@ -1,4 +1,5 @@
 import { proxyFix } from './proxy-fix'
+import { mountApp } from './mount-app'
 import { optionsSchema } from './options'
 import { resolve } from './resolve'
 import * as errors from './errors'
@@ -8,6 +9,7 @@ import * as errors from './errors'
 module.exports = proxyFix
 module.exports.default = proxyFix
 module.exports.proxyFix = proxyFix
+module.exports.mountApp = mountApp
 module.exports.optionsSchema = optionsSchema
 module.exports.resolve = resolve
 module.exports.errors = errors
