@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyPluginCallback, FastifyReply, FastifyRequest, HTTPMethods } from 'fastify'
+import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, HTTPMethods } from 'fastify'
 import { ServerResponse, type IncomingMessage } from 'node:http'
 import { isIP } from 'node:net'
 import fp from 'fastify-plugin'
@@ -277,7 +277,7 @@ function passThrough (_request: FastifyRequest, _payload: unknown, done: (err: E
   done(null)
 }
 
-const plugin: FastifyPluginCallback<Record<string, unknown>> = (fastify, opts, done) => {
+const plugin: FastifyPluginAsync<Record<string, unknown>> = async (fastify, opts) => {
   compileOptions(opts, 'mountApp')
   const handle = checkApp(opts.app)
   const prefix = checkPrefix(opts.prefix)
@@ -302,7 +302,6 @@ const plugin: FastifyPluginCallback<Record<string, unknown>> = (fastify, opts, d
     scope.route({ method, url: '/*', exposeHeadRoute: false, handler })
     next()
   }, { prefix: prefix === '/' ? '' : prefix })
-  done()
 }
 
 export const mountApp = fp(plugin, { fastify: '5.x', name: 'fastify-proxy-fix/mount-app' })
