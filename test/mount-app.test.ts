@@ -10,7 +10,6 @@ import { proxyFix } from '../lib/proxy-fix'
 import { attach } from '../lib/state'
 import { compileOptions } from '../lib/options'
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const express4 = require('express4') as typeof express
 
 type Json = Record<string, any>
@@ -89,7 +88,7 @@ test('options are validated with FST_ERR_PROXY_FIX_INVALID_OPTION naming the opt
   ]
   for (const [opts, message] of cases) {
     const f = Fastify()
-    await t.rejects(f.register(mountApp, opts as any).ready(), { code: 'FST_ERR_PROXY_FIX_INVALID_OPTION' }, message)
+    await t.rejects(Promise.resolve(f.register(mountApp, opts as any).ready()), { code: 'FST_ERR_PROXY_FIX_INVALID_OPTION' }, message)
     await f.close().catch(() => {})
     const g = Fastify()
     const err = await g.register(mountApp, opts as any).ready().then(() => null, (e: Error) => e)
