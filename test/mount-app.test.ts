@@ -218,10 +218,8 @@ test('corrected values equal what the Fastify request sees (proxyFix outside, ow
       const seen: Json[] = []
       const f = await build(expressEcho(factory, appTrust), opts, server, (s) => {
         setup?.(s)
-        s.register(async (scope) => {
-          // The mount registered below shares this scope's onRequest hooks.
-          scope.addHook('onRequest', async (req) => { seen.push({ ip: req.ip, protocol: req.protocol, hostname: req.hostname, host: req.host }) })
-        })
+        // The mount registered after this hook runs it: the Fastify request's own values.
+        s.addHook('onRequest', async (req) => { seen.push({ ip: req.ip, protocol: req.protocol, hostname: req.hostname, host: req.host }) })
       })
       const label = `${name} (${factory === express ? 'express 5' : 'express 4'}, trust proxy ${appTrust})`
       const exp4 = factory === express4
@@ -235,8 +233,10 @@ test('corrected values equal what the Fastify request sees (proxyFix outside, ow
       t.equal(body.headers['x-forwarded-proto'], 'https', `${label}: X-Forwarded-Proto rewritten`)
       t.equal(body.headers['x-forwarded-host'], 'a.b.example.com:8443', `${label}: X-Forwarded-Host rewritten`)
       t.notOk('forwarded' in body.headers, `${label}: Forwarded removed`)
+      t.same(seen[0], { ip: trusted.ip, protocol: trusted.protocol, hostname: trusted.hostname, host: trusted.host }, `${label}: the Fastify request agrees`)
       const b = await f.inject({ url: '/legacy/x', remoteAddress: '10.9.9.9', headers: chain })
       const body2 = b.json()
+      t.same(seen[1], { ip: direct.ip, protocol: direct.protocol, hostname: direct.hostname, host: direct.host }, `${label}: the Fastify request agrees (untrusted)`)
       t.has(body2, { ...direct, host: exp4 ? direct.hostname : direct.host }, `${label}: untrusted peer`)
       t.same(body2.ips, [], `${label}: no ips`)
       t.equal(body2.headers.host, 'internal:3000', `${label}: Host as sent`)
