@@ -34,6 +34,16 @@ const servers = {
     f.get('/hello', (req, reply) => { reply.header('content-type', 'application/json; charset=utf-8').send(BODY) })
     return { fastify: f, path: '/hello' }
   },
+  'native raw res' () {
+    // Reference: a Fastify route answering on the raw response, as a mounted handler does.
+    const f = require('fastify')({ logger: false })
+    f.get('/hello', (req, reply) => {
+      reply.hijack()
+      reply.raw.setHeader('content-type', 'application/json; charset=utf-8')
+      reply.raw.end(BODY)
+    })
+    return { fastify: f, path: '/hello' }
+  },
   'routes beside a mount' () {
     const f = require('fastify')({ logger: false })
     f.get('/hello', (req, reply) => { reply.send({ hello: 'world' }) })
@@ -75,6 +85,18 @@ async function child (name) {
     port = server.address().port
   }
   process.send({ port, path: url })
+  // CPU time per request is steadier than req/s when the client shares the machine.
+  process.on('message', () => {
+    const { user, system } = process.cpuUsage()
+    process.send({ cpu: user + system })
+  })
+}
+
+function cpuOf (proc) {
+  return new Promise((resolve) => {
+    proc.once('message', (msg) => resolve(msg.cpu))
+    proc.send('cpu')
+  })
 }
 
 function start (name) {
@@ -101,17 +123,21 @@ async function main () {
   const running = {}
   for (const name of names) running[name] = await start(name)
   const results = Object.fromEntries(names.map((n) => [n, []]))
+  const costs = Object.fromEntries(names.map((n) => [n, []]))
   try {
     for (const { port, path: url } of Object.values(running)) {
       await autocannon({ url: `http://127.0.0.1:${port}${url}`, connections: 50, duration: 1 }) // warm-up
     }
     for (let round = 1; round <= rounds; round++) {
       for (const name of names) {
-        const { port, path: url } = running[name]
+        const { proc, port, path: url } = running[name]
+        const before = await cpuOf(proc)
         const r = await autocannon({ url: `http://127.0.0.1:${port}${url}`, connections: 50, pipelining: 1, duration: seconds })
+        const cpu = (await cpuOf(proc)) - before
         if (r.non2xx > 0 || r.errors > 0) throw new Error(`${name}: ${r.non2xx} non-2xx, ${r.errors} errors`)
         results[name].push(r.requests.average)
-        console.log(`round ${round} ${name.padEnd(24)} ${Math.round(r.requests.average)} req/s`)
+        costs[name].push(cpu / r.requests.total)
+        console.log(`round ${round} ${name.padEnd(24)} ${Math.round(r.requests.average)} req/s, ${(cpu / r.requests.total).toFixed(1)} µs CPU/req`)
       }
     }
   } finally {
@@ -121,14 +147,15 @@ async function main () {
     }
   }
   console.log('\nmedians:')
-  for (const name of names) console.log(`  ${name.padEnd(24)} ${Math.round(median(results[name]))} req/s`)
+  for (const name of names) console.log(`  ${name.padEnd(24)} ${Math.round(median(results[name]))} req/s, ${median(costs[name]).toFixed(1)} µs CPU/req`)
   console.log('\nratios:')
   let ok = true
   for (const [a, b, target] of pairs.filter(([a, b]) => names.includes(a) && names.includes(b))) {
     const ratio = median(results[a]) / median(results[b])
     const pass = ratio >= target
     ok &&= pass
-    console.log(`  ${a} / ${b}: ${ratio.toFixed(3)}x (target >= ${target}) ${pass ? 'ok' : 'MISSED'}`)
+    const cpuRatio = median(costs[b]) / median(costs[a])
+    console.log(`  ${a} / ${b}: ${ratio.toFixed(3)}x req/s, ${cpuRatio.toFixed(3)}x by server CPU per request (target >= ${target}) ${pass ? 'ok' : 'MISSED'}`)
   }
   process.exitCode = ok ? 0 : 1
 }
