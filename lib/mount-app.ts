@@ -208,7 +208,7 @@ function run (mount: Mount, request: FastifyRequest, reply: FastifyReply): void 
     req.headers = headers
   }
   // Before Fastify's own 'finish' listener, so onResponse hooks see request.url as it was.
-  res.prependOnceListener('finish', restore)
+  res.prependListener('finish', restore)
 
   let settled = false
   const next: MountNext = (err) => {
