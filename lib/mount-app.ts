@@ -7,8 +7,12 @@ import { attach, kView, planHeaders, viewOf } from './state'
 
 /** Connect's `next`: no argument (or 'route' / 'router') falls through; anything else is an error. */
 export type MountNext = (err?: unknown) => void
-/** A Connect-style handler: an Express app, a Connect app or a plain function. */
-export type MountHandler = (req: IncomingMessage, res: ServerResponse, next: MountNext) => unknown
+/**
+ * A Connect-style handler: an Express app or router, a Connect app or a plain function. Written as
+ * a method type so its parameters are checked bivariantly: an express.Router, typed for Express's
+ * own Request and Response, is accepted without a cast.
+ */
+export type MountHandler = { bivariant (req: IncomingMessage, res: ServerResponse, next: MountNext): unknown }['bivariant']
 export type MountableApp = MountHandler | { handle: MountHandler }
 
 /** The corrected values the mounted app reads, in Express's shapes. */

@@ -196,6 +196,13 @@ test('Express 4, Express 5 and Connect see the URL, body and corrected values', 
   t.equal(miss.statusCode, 404, 'connect falls through to Fastify 404')
   t.equal(miss.json().message, 'Route GET:/legacy/other not found')
   await f.close()
+  const router = express.Router()
+  // A bare Router has no app, so no Express response methods: it routes on the raw objects.
+  router.get('/r/:id', (req, res) => { res.end(JSON.stringify({ id: req.params.id, url: req.url, baseUrl: req.baseUrl })) })
+  const rf = await build(router)
+  t.same((await rf.inject('/legacy/r/a%2Fb')).json(), { id: 'a/b', url: '/r/a%2Fb', baseUrl: '/legacy' }, 'an express.Router: %2F stays inside the parameter')
+  t.equal((await rf.inject('/legacy/none')).statusCode, 404, 'the router falls through')
+  await rf.close()
   const obj = await build({ handle: echo })
   t.equal((await obj.inject('/legacy/q')).json().url, '/q', 'an object with a handle method')
   await obj.close()
