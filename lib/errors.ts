@@ -31,3 +31,8 @@ export function show (value: unknown): string {
   }
   return text.length > 80 ? text.slice(0, 77) + '...' : text
 }
+
+/** A WebSocket upgrade reached a mounted app, which cannot take over the socket. */
+export const FST_ERR_PROXY_FIX_UPGRADE_REFUSED = createError<[]>(
+  'FST_ERR_PROXY_FIX_UPGRADE_REFUSED',
+  'WebSocket upgrades are not passed to a mounted app: attach the WebSocket server to the HTTP server instead', 501)

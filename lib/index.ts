@@ -1,5 +1,6 @@
 import { proxyFix } from './proxy-fix'
 import { hostRewrite } from './host-rewrite'
+import { mountApp } from './mount-app'
 import { optionsSchema } from './options'
 
 // Fastify style: the module is the default plugin, with named and `.default` exports, so both
@@ -8,4 +9,5 @@ module.exports = proxyFix
 module.exports.default = proxyFix
 module.exports.proxyFix = proxyFix
 module.exports.hostRewrite = hostRewrite
+module.exports.mountApp = mountApp
 module.exports.optionsSchema = optionsSchema

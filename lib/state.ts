@@ -86,3 +86,14 @@ export function attach (fastify: FastifyInstance, plan: Plan): void {
     }
   })
 }
+
+/** The extra header names the scope's plans read (client-IP header, hostRewrite header). */
+export function planHeaders (request: FastifyRequest): string[] {
+  const server = request.server as unknown as Slots
+  const names: string[] = []
+  const fix = server[kPlan.proxyFix] as Plan | undefined
+  const rewrite = server[kPlan.hostRewrite] as Plan | undefined
+  if (fix?.clientIpHeader) names.push(fix.clientIpHeader)
+  if (rewrite?.header) names.push(rewrite.header)
+  return names
+}

@@ -1,0 +1,285 @@
+import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, HTTPMethods } from 'fastify'
+import { ServerResponse, type IncomingMessage } from 'node:http'
+import fp from 'fastify-plugin'
+import { FST_ERR_PROXY_FIX_INVALID_OPTION, FST_ERR_PROXY_FIX_UPGRADE_REFUSED, show } from './errors'
+import { compileOptions, type Plan } from './options'
+import { attach, kView, planHeaders, viewOf } from './state'
+
+/** Connect's `next`: no argument (or 'route' / 'router') falls through; anything else is an error. */
+export type MountNext = (err?: unknown) => void
+/**
+ * A Connect-style handler: an Express app or router, a Connect app or a plain function. Written as
+ * a method type so its parameters are checked bivariantly: an express.Router, typed for Express's
+ * own Request and Response, is accepted without a cast.
+ */
+export type MountHandler = { bivariant (req: IncomingMessage, res: ServerResponse, next: MountNext): unknown }['bivariant']
+export type MountableApp = MountHandler | { handle: MountHandler }
+
+/** The corrected values the mounted app reads, in Express's shapes. */
+interface Corrected {
+  ip: string | undefined
+  /** Express order: client first, closest proxy last, socket left out. */
+  ips: string[]
+  protocol: 'http' | 'https'
+  host: string
+  hostname: string
+}
+
+interface Mount {
+  handle: MountHandler
+  /** The full mount path (scope prefix + mount prefix), '' at the root. */
+  base: string
+  segments: number
+  semicolon: boolean
+  collapse: boolean
+}
+
+type Raw = IncomingMessage & Record<string | symbol, unknown>
+
+const STRIP = new Set(['forwarded', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'x-forwarded-prefix'])
+const SEGMENT = /^[A-Za-z0-9\-._~!$&'+,@]+$/
+const WEBSOCKET = /(?:^|[\s,])websocket(?:$|[\s,])/i
+
+/**
+ * Own data properties on the raw request. Express installs its request object as the prototype
+ * of the raw request, so own properties win over Express's getters whatever `trust proxy` says,
+ * in Express 4 and 5 and in sub-apps alike. Express derives `secure` and `subdomains` (and
+ * Express 4's `host`) from these. Express 5's `host` is left to Express: it reads X-Forwarded-Host
+ * or Host, and both carry the corrected host (see rewriteHeaders). Plain assignments keep the raw
+ * request cheap (Object.defineProperty would cost about 2.5 µs a request).
+ */
+function setCorrected (req: Raw, c: Corrected): void {
+  req.ip = c.ip
+  req.ips = c.ips
+  req.protocol = c.protocol
+  req.hostname = c.hostname
+}
+
+function fail (option: string, value: unknown, why: string): never {
+  throw new FST_ERR_PROXY_FIX_INVALID_OPTION(option, show(value), why)
+}
+
+function checkApp (app: unknown): MountHandler {
+  if (typeof app === 'function') {
+    if (app.length < 2) fail('app', app, 'must take (req, res, next): a function with fewer than 2 parameters is not a Connect handler')
+    return app as MountHandler
+  }
+  if (app !== null && typeof app === 'object' && typeof (app as { handle?: unknown }).handle === 'function') {
+    const target = app as { handle: MountHandler }
+    return (req, res, next) => target.handle(req, res, next)
+  }
+  return fail('app', app, 'must be an Express or Connect app, a (req, res, next) function, or an object with a handle method')
+}
+
+/** A literal path: '/', or '/' + segments of unreserved characters, no dot segments or patterns. */
+function checkPrefix (prefix: unknown): string {
+  if (prefix === undefined) return '/'
+  if (typeof prefix !== 'string' || prefix.charCodeAt(0) !== 47) fail('prefix', prefix, 'must be a path starting with "/"')
+  if (prefix === '/') return prefix
+  if (prefix.endsWith('/')) fail('prefix', prefix, 'must not end with "/" (the mount matches "/prefix" and "/prefix/...")')
+  for (const segment of prefix.slice(1).split('/')) {
+    if (segment === '') fail('prefix', prefix, 'must not contain an empty segment ("//")')
+    if (segment === '.' || segment === '..') fail('prefix', prefix, 'must not contain "." or ".." segments')
+    if (!SEGMENT.test(segment)) {
+      fail('prefix', prefix, 'must be a literal path: letters, digits and - . _ ~ ! $ & \' + , @ only (no %, *, :, ;, ? or patterns)')
+    }
+  }
+  return prefix
+}
+
+function routerFlags (fastify: FastifyInstance): { semicolon: boolean, collapse: boolean } {
+  // Fastify gives routerOptions precedence over the deprecated top-level options.
+  const config = fastify.initialConfig as Record<string, unknown>
+  const router = (config.routerOptions ?? {}) as Record<string, unknown>
+  return {
+    semicolon: (router.useSemicolonDelimiter ?? config.useSemicolonDelimiter) === true,
+    collapse: (router.ignoreDuplicateSlashes ?? config.ignoreDuplicateSlashes) === true
+  }
+}
+
+/**
+ * The URL the app sees: the path after the mount's segments, cut where the router cut it (at '?',
+ * '#', and ';' with useSemicolonDelimiter, the rest becoming the query), duplicate slashes
+ * collapsed when the router collapses them, nothing decoded.
+ */
+export function remainder (url: string, segments: number, semicolon: boolean, collapse: boolean): string {
+  if (url.charCodeAt(0) !== 47) url = originForm(url)
+  let end = -1
+  for (let i = 1; i < url.length; i++) {
+    const c = url.charCodeAt(i)
+    if (c === 63 || c === 35 || (c === 59 && semicolon)) {
+      end = i
+      break
+    }
+  }
+  let path = end === -1 ? url : url.slice(0, end)
+  const search = end === -1 ? '' : '?' + url.slice(end + 1)
+  if (collapse) path = path.replace(/\/\/+/g, '/')
+  let at = 0
+  for (let i = 0; i < segments && at !== -1; i++) at = path.indexOf('/', at + 1)
+  return (at === -1 ? '/' : path.slice(at)) + search
+}
+
+/** An absolute-form request target (`http://host/path?q`), which the router accepts too. */
+function originForm (url: string): string {
+  const authority = url.indexOf('://') + 3
+  const slash = url.indexOf('/', authority)
+  const query = url.indexOf('?', authority)
+  if (slash === -1 || (query !== -1 && query < slash)) return '/' + (query === -1 ? '' : url.slice(query))
+  return url.slice(slash)
+}
+
+function correctedOf (request: FastifyRequest): Corrected {
+  if ((request as unknown as Record<symbol, unknown>)[kView] !== undefined) {
+    const view = viewOf(request)
+    return { ip: view.ip, ips: view.ips.slice(1).reverse(), protocol: view.protocol, host: view.host, hostname: view.hostname }
+  }
+  // No proxyFix in this scope and no options on the mount: Fastify's own values.
+  const ips = request.ips
+  return {
+    ip: request.ip,
+    ips: ips === undefined ? [] : ips.slice(1).reverse(),
+    protocol: request.protocol as 'http' | 'https',
+    host: request.host,
+    hostname: request.hostname
+  }
+}
+
+/**
+ * The headers the app sees: forwarded headers are never passed on as sent. Host carries the
+ * corrected host, and X-Forwarded-For / -Proto / -Host are written back with the corrected values
+ * only when they differ from what the socket alone says (that is, a trusted proxy supplied them).
+ */
+function rewriteHeaders (request: FastifyRequest, c: Corrected): IncomingMessage['headers'] {
+  const raw = request.raw
+  const source = raw.headers
+  const extra = planHeaders(request)
+  const headers: IncomingMessage['headers'] = {}
+  for (const name in source) {
+    if (!STRIP.has(name) && !extra.includes(name)) headers[name] = source[name]
+  }
+  if (c.host !== '') headers.host = c.host
+  if (c.ips.length > 0) headers['x-forwarded-for'] = c.ips.join(', ')
+  const encrypted = (raw.socket as { encrypted?: boolean }).encrypted === true
+  if (c.protocol !== (encrypted ? 'https' : 'http')) headers['x-forwarded-proto'] = c.protocol
+  if (c.host !== (source.host ?? '')) headers['x-forwarded-host'] = c.host
+  return headers
+}
+
+/**
+ * Express replaces the response's prototype with one built on http.ServerResponse. When the
+ * response is a subclass (light-my-request's inject, a server's custom ServerResponse class), the
+ * subclass's methods would be lost, so they are pinned as own properties first.
+ */
+function pinMethods (res: ServerResponse, proto: object): void {
+  for (let p = proto; p !== ServerResponse.prototype; p = Object.getPrototypeOf(p)) {
+    for (const name of Object.getOwnPropertyNames(p)) {
+      const d = Object.getOwnPropertyDescriptor(p, name) as PropertyDescriptor
+      if (name !== 'constructor' && typeof d.value === 'function' && !Object.hasOwn(res, name)) {
+        Object.defineProperty(res, name, { value: d.value, writable: true, configurable: true })
+      }
+    }
+  }
+}
+
+function run (mount: Mount, request: FastifyRequest, reply: FastifyReply): void {
+  const req = request.raw as Raw
+  const res = reply.raw
+  if (req.headers.upgrade !== undefined && WEBSOCKET.test(req.headers.upgrade)) {
+    reply.header('connection', 'close').send(new FST_ERR_PROXY_FIX_UPGRADE_REFUSED())
+    return
+  }
+  // The view is computed (and cached) from the headers as sent, before they are rewritten.
+  const values = correctedOf(request)
+  const url = req.url as string
+  const headers = req.headers
+  const reqProto = Object.getPrototypeOf(req)
+  const resProto = Object.getPrototypeOf(res)
+  if (resProto !== ServerResponse.prototype) pinMethods(res, resProto)
+  const status = res.statusCode
+  const preset = res.getHeaderNames()
+
+  setCorrected(req, values)
+  req.headers = rewriteHeaders(request, values)
+  req.originalUrl = url
+  req.baseUrl = mount.base
+  req.url = remainder(url, mount.segments, mount.semicolon, mount.collapse)
+  const set = reply.getHeaders()
+  for (const name in set) res.setHeader(name, set[name] as string | number | string[])
+
+  const restore = (): void => {
+    req.url = url
+    req.headers = headers
+  }
+  // Before Fastify's own 'finish' listener, so onResponse hooks see request.url as it was.
+  res.prependListener('finish', restore)
+
+  let settled = false
+  const next: MountNext = (err) => {
+    if (settled) return
+    settled = true
+    const failed = err !== undefined && err !== null && err !== 'route' && err !== 'router'
+    if (res.headersSent) {
+      // The app has answered (or started to): exactly one response, whatever it says next.
+      if (failed && !res.writableEnded) {
+        request.log.error({ err }, 'mountApp: the mounted app failed after the response started; closing the connection')
+        res.destroy()
+      }
+      return
+    }
+    res.removeListener('finish', restore)
+    restore()
+    Object.setPrototypeOf(req, reqProto)
+    Object.setPrototypeOf(res, resProto)
+    res.statusCode = status
+    for (const name of res.getHeaderNames()) if (!preset.includes(name)) res.removeHeader(name)
+    if (!failed) {
+      reply.callNotFound()
+    } else {
+      reply.send(err instanceof Error ? err : new Error(`The mounted app failed with ${show(err)}`))
+    }
+  }
+
+  // A throw or a rejection is an error even when its reason is empty.
+  const failWith = (err: unknown): void => next(err ?? new Error('The mounted app failed without a reason'))
+  try {
+    const result = mount.handle(req, res, next) as PromiseLike<unknown> | undefined
+    if (result !== null && typeof result === 'object' && typeof result.then === 'function') result.then(undefined, failWith)
+  } catch (err) {
+    failWith(err)
+  }
+}
+
+function passThrough (_request: FastifyRequest, _payload: unknown, done: (err: Error | null, body?: unknown) => void): void {
+  // The app reads the body stream itself.
+  done(null)
+}
+
+const plugin: FastifyPluginAsync<Record<string, unknown>> = async (fastify, opts) => {
+  compileOptions(opts, 'mountApp')
+  const handle = checkApp(opts.app)
+  const prefix = checkPrefix(opts.prefix)
+  const { app: _app, prefix: _prefix, ...shared } = opts
+  const own: Plan | null = Object.keys(shared).length > 0 ? compileOptions(shared, 'proxyFix') : null
+  const flags = routerFlags(fastify)
+
+  fastify.register(function mountScope (scope, _opts, next) {
+    if (own !== null) {
+      attach(scope, own)
+      if (own.trust.kind === 'all') scope.log.warn('mountApp: trust is true, so every peer is trusted and any client can forge its IP, scheme and host')
+    }
+    scope.removeAllContentTypeParsers()
+    scope.addContentTypeParser('*', passThrough)
+    const base = scope.prefix
+    const mount: Mount = { handle, base, segments: base === '' ? 0 : base.split('/').length - 1, ...flags }
+    const handler = function (request: FastifyRequest, reply: FastifyReply): void { run(mount, request, reply) }
+    const method = scope.supportedMethods as HTTPMethods[]
+    // The router does the matching, so a guard on this scope sees exactly what the app gets.
+    if (base !== '') scope.route({ method, url: '/', prefixTrailingSlash: 'no-slash', exposeHeadRoute: false, handler })
+    scope.route({ method, url: '/*', exposeHeadRoute: false, handler })
+    next()
+  }, { prefix: prefix === '/' ? '' : prefix })
+}
+
+export const mountApp = fp(plugin, { fastify: '5.x', name: 'fastify-proxy-fix/mount-app' })
+export default mountApp
