@@ -1,4 +1,5 @@
 import type { FastifyPluginCallback } from 'fastify'
+import type { IncomingMessage, ServerResponse } from 'node:http'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -91,8 +92,29 @@ declare namespace fastifyProxyFix {
     url (path?: string): string
   }
 
+  /** Connect's `next`: no argument (or `'route'`, `'router'`) falls through to Fastify; anything else is an error. */
+  export type MountNext = (err?: unknown) => void
+
+  /**
+   * A Connect-style handler: an Express 4 or 5 app or router, a Connect app, or a plain
+   * `(req, res, next)` function. A method type, so Express's own request and response types fit.
+   */
+  export type MountHandler = { bivariant (req: IncomingMessage, res: ServerResponse, next: MountNext): unknown }['bivariant']
+
+  /** What `mountApp` can mount: a handler, or an object with a `handle(req, res, next)` method. */
+  export type MountableApp = MountHandler | { handle: MountHandler }
+
+  export interface MountAppOptions extends SharedOptions {
+    /** The app to mount. */
+    app: MountableApp
+    /** A literal path such as `'/legacy'`, added once to the scope's own prefix. @default '/' */
+    prefix?: string
+  }
+
   export const proxyFix: ProxyFixPlugin
   export const hostRewrite: FastifyPluginCallback<HostRewriteOptions>
+  /** Mounts an Express or Connect app under a prefix; the router matches, so guards can not be bypassed. */
+  export const mountApp: FastifyPluginCallback<MountAppOptions>
   /** JSON Schema of the shared options (a `trust` function is outside JSON Schema). */
   export const optionsSchema: {
     readonly $id: string

@@ -1,6 +1,9 @@
 import fastify, { type FastifyRequest } from 'fastify'
 import { expectAssignable, expectError, expectType } from 'tsd'
-import fastifyProxyFix, { hostRewrite, proxyFix, optionsSchema, type ProxyInfo, type ProxyFixOptions } from '../..'
+import fastifyProxyFix, { hostRewrite, mountApp, proxyFix, optionsSchema, type MountAppOptions, type ProxyInfo, type ProxyFixOptions } from '../..'
+import express from 'express'
+import connect from 'connect'
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import defaultExport = require('../..')
 
 const app = fastify()
@@ -35,3 +38,12 @@ expectError(app.get('/x', { config: { proxyFix: { trust: {} } } }, () => 'x'))
 
 expectAssignable<ProxyFixOptions>({ trust: false })
 expectType<string>(optionsSchema.$id)
+
+app.register(mountApp, { app: express(), prefix: '/legacy' })
+app.register(mountApp, { app: express.Router(), prefix: '/router' })
+app.register(mountApp, { app: connect(), prefix: '/connect', trust: ['10.0.0.0/8'] })
+app.register(mountApp, { app: (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => { if (req.url === '/') res.end('x'); else next() } })
+app.register(mountApp, { app: { handle: (_req: IncomingMessage, res: ServerResponse) => { res.end() } } })
+expectError(app.register(mountApp, { prefix: '/x' }))
+expectError(app.register(mountApp, { app: 'express' }))
+expectAssignable<MountAppOptions>({ app: express(), allowedHosts: ['.example.com'] })
