@@ -1,11 +1,18 @@
 'use strict'
 
 // mountApp benchmark: each server runs in its own child process on 127.0.0.1, and autocannon
-// measures them side by side, round after round, in one run. Ratios are of medians.
-//   node bench/mount.js [rounds=3] [seconds=4]
+// measures them side by side, round after round, in one run. Every measurement gets a fresh
+// server, alone (one server at a time), warmed up 1 s; the order rotates every round. The
+// server is pinned to CPU 1 and this process (autocannon) to CPU 0 with taskset when it can.
+// Each ratio is the median of the per-round ratios, with their spread [min..max].
+//   node bench/mount.js [rounds=5] [seconds=3]
+//   (or BENCH_MOUNT_ROUNDS / BENCH_MOUNT_DURATION; BENCH_ONLY=name,name for a subset;
+//    BENCH_NO_PIN=1 to skip pinning). Also run at the end of bench/run.js (npm run bench).
+// Exits 0 once it has measured (missed targets are printed, not thrown), 1 when it cannot.
 // Needs the compiled plugin: npm run build (or npx tsc -p tsconfig.json).
 
-const { fork } = require('node:child_process')
+const { fork, execFileSync } = require('node:child_process')
+const os = require('node:os')
 const path = require('node:path')
 
 const BODY = '{"hello":"world"}'
@@ -90,7 +97,34 @@ async function child (name) {
     const { user, system } = process.cpuUsage()
     process.send({ cpu: user + system })
   })
+  process.on('disconnect', () => process.exit(0))
 }
+
+// ---------------------------------------------------------------- CPU pinning (as in bench/run.js)
+
+/** Pins this process (all threads) to `cpu`; returns the taskset path, or null with a note. */
+function pinSelf (cpu) {
+  if (process.env.BENCH_NO_PIN === '1') {
+    console.log('note: BENCH_NO_PIN=1: load generator and servers are not pinned to CPUs')
+    return null
+  }
+  // The machine's CPUs, not this process's affinity mask (bench/mount.js inherits CPU 0 from run.js).
+  const cpus = os.cpus().length
+  if (cpus < 2) {
+    console.log(`note: only ${cpus} CPU available: load generator and servers are not pinned`)
+    return null
+  }
+  for (const taskset of ['/usr/bin/taskset', '/bin/taskset', 'taskset']) {
+    try {
+      execFileSync(taskset, ['-a', '-cp', String(cpu), String(process.pid)], { stdio: 'ignore' })
+      return taskset
+    } catch {}
+  }
+  console.log('note: taskset is missing or refused: load generator and servers are not pinned to CPUs')
+  return null
+}
+
+let TASKSET = null
 
 function cpuOf (proc) {
   return new Promise((resolve) => {
@@ -100,64 +134,98 @@ function cpuOf (proc) {
 }
 
 function start (name) {
+  const opts = TASKSET === null
+    ? {}
+    : { execPath: TASKSET, execArgv: ['-c', '1', process.execPath] }
   return new Promise((resolve, reject) => {
-    const proc = fork(__filename, ['--serve', name], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
-    proc.once('message', (msg) => resolve({ proc, ...msg }))
+    const proc = fork(__filename, ['--serve', name], { ...opts, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+    const early = (code) => reject(new Error(`${name} exited with ${code}`))
+    proc.once('message', (msg) => {
+      proc.removeListener('exit', early)
+      resolve({ proc, ...msg })
+    })
     proc.once('error', reject)
-    proc.once('exit', (code) => reject(new Error(`${name} exited with ${code}`)))
+    proc.once('exit', early)
+  })
+}
+
+function stop (proc) {
+  return new Promise((resolve) => {
+    if (proc.exitCode !== null || proc.signalCode !== null) return resolve()
+    const timer = setTimeout(() => proc.kill('SIGKILL'), 3000)
+    proc.once('exit', () => {
+      clearTimeout(timer)
+      resolve()
+    })
+    proc.kill()
   })
 }
 
 function median (list) {
-  const s = [...list].sort((a, b) => a - b)
+  const s = list.filter((x) => Number.isFinite(x)).sort((a, b) => a - b)
+  if (s.length === 0) return NaN
   const m = s.length >> 1
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2
 }
 
+function numArg (i, env, def) {
+  const raw = process.argv[i] ?? process.env[env]
+  if (raw === undefined || raw === '') return def
+  const n = Number(raw)
+  if (!Number.isInteger(n) || n < 1 || n > 120) throw new Error(`${env} (or argument ${i - 1}) must be an integer from 1 to 120`)
+  return n
+}
+
 async function main () {
-  const rounds = Number(process.argv[2] ?? 3)
-  const seconds = Number(process.argv[3] ?? 4)
+  const rounds = numArg(2, 'BENCH_MOUNT_ROUNDS', 5)
+  const seconds = numArg(3, 'BENCH_MOUNT_DURATION', 3)
   const autocannon = require('autocannon')
   const only = process.env.BENCH_ONLY?.split(',')
   const names = Object.keys(servers).filter((n) => only === undefined || only.includes(n))
-  const running = {}
-  for (const name of names) running[name] = await start(name)
+  TASKSET = pinSelf(0)
+  console.log(`mountApp bench: ${names.length} servers, ${rounds} rounds x ${seconds} s, 50 connections, one server at a time` +
+    (TASKSET === null ? '' : '; autocannon on CPU 0, server on CPU 1 (taskset)'))
   const results = Object.fromEntries(names.map((n) => [n, []]))
   const costs = Object.fromEntries(names.map((n) => [n, []]))
-  try {
-    for (const { port, path: url } of Object.values(running)) {
-      await autocannon({ url: `http://127.0.0.1:${port}${url}`, connections: 50, duration: 1 }) // warm-up
+  const measure = async (port, url, duration) => {
+    const r = await autocannon({ url: `http://127.0.0.1:${port}${url}`, connections: 50, pipelining: 1, duration })
+    if (r.non2xx > 0 || r.errors > 0 || r.timeouts > 0 || r['2xx'] === 0) {
+      throw new Error(`${url}: ${r['2xx']} 2xx, ${r.non2xx} non-2xx, ${r.errors} errors, ${r.timeouts} timeouts`)
     }
-    for (let round = 1; round <= rounds; round++) {
-      for (const name of names) {
-        const { proc, port, path: url } = running[name]
+    return r
+  }
+  for (let round = 0; round < rounds; round++) {
+    const order = names.map((_, i) => names[(i + round) % names.length])
+    for (const name of order) {
+      const { proc, port, path: url } = await start(name)
+      try {
+        await measure(port, url, 1) // warm-up
         const before = await cpuOf(proc)
-        const r = await autocannon({ url: `http://127.0.0.1:${port}${url}`, connections: 50, pipelining: 1, duration: seconds })
+        const r = await measure(port, url, seconds)
         const cpu = (await cpuOf(proc)) - before
-        if (r.non2xx > 0 || r.errors > 0) throw new Error(`${name}: ${r.non2xx} non-2xx, ${r.errors} errors`)
-        results[name].push(r.requests.average)
-        costs[name].push(cpu / r.requests.total)
-        console.log(`round ${round} ${name.padEnd(24)} ${Math.round(r.requests.average)} req/s, ${(cpu / r.requests.total).toFixed(1)} µs CPU/req`)
+        const ok = r['2xx']
+        results[name][round] = ok / r.duration
+        costs[name][round] = cpu / ok
+        console.log(`round ${round + 1} ${name.padEnd(24)} ${Math.round(ok / r.duration)} req/s, ${(cpu / ok).toFixed(1)} µs CPU/req`)
+      } finally {
+        await stop(proc)
       }
-    }
-  } finally {
-    for (const { proc } of Object.values(running)) {
-      proc.removeAllListeners('exit')
-      proc.kill()
     }
   }
   console.log('\nmedians:')
   for (const name of names) console.log(`  ${name.padEnd(24)} ${Math.round(median(results[name]))} req/s, ${median(costs[name]).toFixed(1)} µs CPU/req`)
-  console.log('\nratios:')
+  console.log('\nratios (median of per-round ratios [spread]):')
   let ok = true
   for (const [a, b, target] of pairs.filter(([a, b]) => names.includes(a) && names.includes(b))) {
-    const ratio = median(results[a]) / median(results[b])
+    const rs = results[a].map((x, i) => x / results[b][i])
+    const cs = costs[b].map((x, i) => x / costs[a][i])
+    const ratio = median(rs)
     const pass = ratio >= target
     ok &&= pass
-    const cpuRatio = median(costs[b]) / median(costs[a])
-    console.log(`  ${a} / ${b}: ${ratio.toFixed(3)}x req/s, ${cpuRatio.toFixed(3)}x by server CPU per request (target >= ${target}) ${pass ? 'ok' : 'MISSED'}`)
+    const range = (xs) => `[${Math.min(...xs).toFixed(2)}..${Math.max(...xs).toFixed(2)}]`
+    console.log(`  ${a} / ${b}: ${ratio.toFixed(3)}x req/s ${range(rs)}, ${median(cs).toFixed(3)}x by server CPU per request ${range(cs)} (target >= ${target}) ${pass ? 'ok' : 'MISSED'}`)
   }
-  process.exitCode = ok ? 0 : 1
+  if (!ok) console.log('(missed targets are reported only; exit code stays 0)')
 }
 
 if (process.argv[2] === '--serve') {

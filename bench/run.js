@@ -9,28 +9,34 @@
 //
 // 1. HTTP throughput: each variant (plain, trustProxy, proxyFix, hostRewrite when
 //    dist/ exports it) is a Fastify server in its own child process (bench/server.js) on
-//    127.0.0.1, started afresh every round and warmed up 1 s; autocannon drives them from
-//    this process, variants interleaved in every round (order rotated per round). Reported:
+//    127.0.0.1, started afresh for every measurement and warmed up 1 s; only one server
+//    runs at a time. autocannon drives them from this process, variants interleaved in every
+//    round (order rotated per round). The server is pinned to CPU 1 and this process (the
+//    load generator) to CPU 0 with taskset, so the two do not fight over a core. Reported:
 //    median req/s and the median of per-round ratios against `plain` (and
 //    proxyFix/trustProxy) measured in the same round, with the spread of those ratios; also
 //    the servers' CPU time per request (info only: less skewed by the 2-core load generator).
 // 2. Resolver micro-benchmark: dist `resolve` vs proxy-addr `all()` on a 5-hop
 //    X-Forwarded-For chain (interleaved batches, median ns/op), plus one 16 KiB header.
+// 3. mountApp: bench/mount.js, run as a child process at the end (same pinning).
 //
 // Environment:
-//   BENCH_ROUNDS       HTTP rounds (default 5)
-//   BENCH_DURATION     seconds per variant per round (default 4)
+//   BENCH_ROUNDS       HTTP rounds (default 7)
+//   BENCH_DURATION     seconds per variant per round (default 3)
 //   BENCH_CONNECTIONS  autocannon connections (default 50)
 //   BENCH_VARIANTS     comma list to run a subset, e.g. "plain,proxyFix" (default: all)
-//   BENCH_SKIP_HTTP=1  / BENCH_SKIP_MICRO=1   skip a section
+//   BENCH_SKIP_HTTP=1  / BENCH_SKIP_MICRO=1  / BENCH_SKIP_MOUNT=1   skip a section
+//   BENCH_NO_PIN=1     do not pin processes to CPUs (pinning needs taskset and 2+ CPUs)
 //   BENCH_CPU_PROF=dir start the servers with `--cpu-prof --cpu-prof-dir dir` (profiling;
 //                      one .cpuprofile per server process, i.e. per variant per round)
 //
 // The machine this runs on is shared and noisy: read the ratios, not the absolute numbers.
+// bench/mount.js takes BENCH_MOUNT_ROUNDS / BENCH_MOUNT_DURATION (see there).
 
 const path = require('node:path')
 const http = require('node:http')
-const { fork } = require('node:child_process')
+const { fork, spawn, execFileSync } = require('node:child_process')
+const os = require('node:os')
 const autocannon = require('autocannon')
 const proxyaddr = require('proxy-addr')
 
@@ -49,8 +55,8 @@ function intEnv (name, def, min, max) {
   return n
 }
 
-const ROUNDS = intEnv('BENCH_ROUNDS', 5, 1, 50)
-const DURATION = intEnv('BENCH_DURATION', 4, 1, 120)
+const ROUNDS = intEnv('BENCH_ROUNDS', 7, 1, 50)
+const DURATION = intEnv('BENCH_DURATION', 3, 1, 120)
 const CONNECTIONS = intEnv('BENCH_CONNECTIONS', 50, 1, 1000)
 const HOST = '127.0.0.1'
 
@@ -90,6 +96,42 @@ const fmtRatio = (r) => Number.isFinite(r) ? r.toFixed(3) + 'x' : 'n/a'
 const pad = (s, n) => String(s).padEnd(n)
 const lpad = (s, n) => String(s).padStart(n)
 
+// ---------------------------------------------------------------- CPU pinning
+
+/**
+ * Pins this process (every thread: autocannon runs on the main thread) to CPU `cpu`. Returns the
+ * taskset path for pinning the servers, or null (with a printed note) when pinning is off or
+ * unavailable. (bench/mount.js carries a copy: it also runs on its own.)
+ */
+function pinSelf (cpu, log = console.log) {
+  if (process.env.BENCH_NO_PIN === '1') {
+    log('note: BENCH_NO_PIN=1: load generator and servers are not pinned to CPUs')
+    return null
+  }
+  // The machine's CPUs, not this process's affinity mask (bench/mount.js inherits CPU 0 from run.js).
+  const cpus = os.cpus().length
+  if (cpus < 2) {
+    log(`note: only ${cpus} CPU available: load generator and servers are not pinned`)
+    return null
+  }
+  for (const taskset of ['/usr/bin/taskset', '/bin/taskset', 'taskset']) {
+    try {
+      execFileSync(taskset, ['-a', '-cp', String(cpu), String(process.pid)], { stdio: 'ignore' })
+      return taskset
+    } catch {}
+  }
+  log('note: taskset is missing or refused: load generator and servers are not pinned to CPUs')
+  return null
+}
+
+/** fork() options that start the child under `taskset -c <cpu>` (all its threads) when pinning. */
+function pinnedFork (taskset, cpu, execArgv) {
+  if (taskset === null) return { execArgv }
+  return { execPath: taskset, execArgv: ['-c', String(cpu), process.execPath, ...execArgv] }
+}
+
+let TASKSET = null
+
 // ---------------------------------------------------------------- child servers
 
 const children = new Set()
@@ -115,7 +157,7 @@ for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
 function startServer (variant) {
   const execArgv = []
   if (process.env.BENCH_CPU_PROF) execArgv.push('--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF)
-  const child = fork(path.join(__dirname, 'server.js'), [variant], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  const child = fork(path.join(__dirname, 'server.js'), [variant], { ...pinnedFork(TASKSET, 1, execArgv), stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
   children.add(child)
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => done(new Error(`${variant}: server did not start within 15 s`)), 15000)
@@ -214,7 +256,7 @@ async function load (server, duration) {
     throw new Error(`${server.variant}: ${ok} 2xx, ${result.non2xx} non-2xx, ${result.errors} errors, ${result.timeouts} timeouts`)
   }
   const cpu1 = await serverCpu(server)
-  return { rps: ok / result.duration, p99: result.latency.p99, cpuUs: (cpu1 - cpu0) / ok }
+  return { rps: ok / result.duration, p99: result.latency.p99, cpuUs: (cpu1 - cpu0) / ok, busy: (cpu1 - cpu0) / (result.duration * 1e6) }
 }
 
 // ---------------------------------------------------------------- 1. HTTP
@@ -232,32 +274,31 @@ async function httpBench () {
   }
   console.log(`\n== HTTP throughput: ${names.join(', ')}; ${ROUNDS} rounds x ${DURATION} s, ${CONNECTIONS} connections, pipelining 1`)
 
-  // Fresh server processes every round: on this shared box one process can stay slow for a
-  // while (scheduling, placement), and that must not bias one variant for the whole run.
+  // A fresh server process for every measurement, alone on its CPU: on this shared box one
+  // process can stay slow for a while, and that must not bias one variant for the whole run.
   const rows = Object.fromEntries(names.map((n) => [n, []]))
   const p99 = Object.fromEntries(names.map((n) => [n, []]))
   const cpu = Object.fromEntries(names.map((n) => [n, []]))
+  let checked = 0
   for (let r = 0; r < ROUNDS; r++) {
-    const servers = []
-    try {
-      for (const name of names) servers.push(await startServer(name))
-      for (const s of servers) await sanity(s)
-      if (r === 0) console.log('sanity: every variant answers 200 with the expected ip/protocol/host')
-      // Warm-up (JIT, sockets): 1 s each, not counted.
-      for (const s of servers) await load(s, 1)
-      const order = servers.map((_, i) => servers[(i + r) % servers.length])
-      const line = []
-      for (const s of order) {
+    const order = names.map((_, i) => names[(i + r) % names.length])
+    const line = []
+    for (const name of order) {
+      const s = await startServer(name)
+      try {
+        await sanity(s)
+        if (++checked === names.length) console.log('sanity: every variant answers 200 with the expected ip/protocol/host')
+        await load(s, 1) // warm-up (JIT, sockets), not counted
         const m = await load(s, DURATION)
-        rows[s.variant][r] = m.rps
-        p99[s.variant][r] = m.p99
-        cpu[s.variant][r] = m.cpuUs
-        line.push(`${s.variant} ${fmt(m.rps)}`)
+        rows[name][r] = m.rps
+        p99[name][r] = m.p99
+        cpu[name][r] = m.cpuUs
+        line.push(`${name} ${fmt(m.rps)} (server busy ${fmt(100 * m.busy)}%)`)
+      } finally {
+        await stopServer(s)
       }
-      console.log(`round ${r + 1}/${ROUNDS}: ${line.join(', ')} req/s`)
-    } finally {
-      await Promise.all(servers.map(stopServer))
     }
+    console.log(`round ${r + 1}/${ROUNDS} req/s: ${line.join(', ')}`)
   }
   return { names, rows, p99, cpu }
 }
@@ -373,6 +414,8 @@ function microBench () {
 
 async function main () {
   console.log(`fastify-proxy-fix bench: node ${process.version}, dist at ${DIST}`)
+  TASKSET = pinSelf(0)
+  if (TASKSET !== null) console.log('pinning: load generator (this process) on CPU 0, each server on CPU 1 (taskset)')
   const h = process.env.BENCH_SKIP_HTTP === '1' ? null : await httpBench()
   const micro = process.env.BENCH_SKIP_MICRO === '1' ? null : microBench()
 
@@ -417,6 +460,23 @@ async function main () {
     console.log(`${t.name}: ${fmtRatio(r)} (target >= ${t.min}) ${pass ? 'PASS' : 'FAIL  <<<<<<'}  rounds ${spread(h.rows, t.num, t.den)}`)
   }
   if (failed > 0) console.log(`\n${failed} target(s) FAILED (reported only; exit code stays 0)`)
+
+  if (process.env.BENCH_SKIP_MOUNT !== '1') await mountBench()
+}
+
+/** bench/mount.js in its own process (it pins itself and its servers the same way). */
+function mountBench () {
+  console.log('\n== mountApp (bench/mount.js)')
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [path.join(__dirname, 'mount.js')], { stdio: 'inherit' })
+    children.add(child)
+    child.on('error', reject)
+    child.on('exit', (code, signal) => {
+      children.delete(child)
+      if (code === 0) resolve()
+      else reject(new Error(`bench/mount.js could not measure (${code ?? signal})`))
+    })
+  })
 }
 
 main().then(() => {

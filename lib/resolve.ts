@@ -1,7 +1,7 @@
 import { FST_ERR_PROXY_FIX_HOST_NOT_ALLOWED, FST_ERR_PROXY_FIX_MALFORMED_HEADER, show } from './errors'
 import { isOws, MAX_ENTRIES, parseForwarded, rightEntries, type ForwardedElement } from './forwarded'
 import { parseHost, parsePort, parsePrefix, parseProto, splitHost, withPort, type HostParts } from './host'
-import { parseIp, parseNode, UNKNOWN, type Ip } from './ip'
+import { parseIp, parseIPv4, parseNode, UNKNOWN, type Ip } from './ip'
 import type { Plan } from './options'
 
 export type Headers = Record<string, string | string[] | undefined>
@@ -17,25 +17,47 @@ export interface OriginalView {
 /** What the request looks like after correction. Built by `resolve`, read by the getters. */
 export class ProxyView {
   ip: string | undefined
-  ips: string[]
   host: string
   protocol: 'http' | 'https'
-  prefix = ''
-  trusted = false
-  error: Error | null = null
-  private parts: HostParts | null = null
+  prefix: string
+  trusted: boolean
+  error: Error | null
+  private parts: HostParts | null
   private readonly peer: string | undefined
   private readonly socketHost: string
   private readonly encrypted: boolean
+  /** The addresses taken from the headers, nearest first (null: none). */
+  private hops: string[] | null
+  private list: string[] | null
 
   constructor (peer: string | undefined, host: string, encrypted: boolean) {
+    this.ip = peer
+    this.host = host
+    this.protocol = encrypted ? 'https' : 'http'
+    this.prefix = ''
+    this.trusted = false
+    this.error = null
+    this.parts = null
     this.peer = peer
     this.socketHost = host
     this.encrypted = encrypted
-    this.ip = peer
-    this.ips = peer === undefined ? [] : [peer]
-    this.protocol = encrypted ? 'https' : 'http'
-    this.host = host
+    this.hops = null
+    this.list = null
+  }
+
+  /** The socket peer first, then every address taken from the headers, the client last. Built on first read. */
+  get ips (): string[] {
+    if (this.list !== null) return this.list
+    const list = this.peer === undefined ? [] : [this.peer]
+    if (this.hops !== null) for (const hop of this.hops) list.push(hop)
+    this.list = list
+    return list
+  }
+
+  /** Records one more address taken from the headers. */
+  addHop (ip: string): void {
+    if (this.hops === null) this.hops = [ip]
+    else this.hops.push(ip)
   }
 
   // hostname and port are split from the host only when read: most requests never ask.
@@ -90,9 +112,24 @@ function pick (value: string | undefined, n: number, clamp: boolean): string | u
     const one = value.trim()
     return one === '' || (n > 1 && !clamp) ? undefined : one
   }
-  const list = rightEntries(value, n)
-  if (list.length >= n) return list[n - 1]
-  return clamp && list.length > 0 ? list[list.length - 1] : undefined
+  // scan from the right, slicing only the entry picked
+  let end = value.length
+  let count = 0
+  let lastStart = 0
+  let lastEnd = 0
+  while (end > 0) {
+    const comma = value.lastIndexOf(',', end - 1)
+    let s = comma + 1
+    let e = end
+    end = comma === -1 ? 0 : comma
+    while (s < e && isOws(value.charCodeAt(s))) s++
+    while (e > s && isOws(value.charCodeAt(e - 1))) e--
+    if (e === s) continue
+    if (++count === n) return value.slice(s, e)
+    lastStart = s
+    lastEnd = e
+  }
+  return clamp && count > 0 ? value.slice(lastStart, lastEnd) : undefined
 }
 
 function applyFields (v: ProxyView, plan: Plan, headers: Headers, k: number): void {
@@ -132,6 +169,14 @@ function applyFields (v: ProxyView, plan: Plan, headers: Headers, k: number): vo
   }
 }
 
+/** One X-Forwarded-For entry, `value[s, e)`: a plain dotted quad is parsed in place. */
+function entryNode (value: string, s: number, e: number): Ip | typeof UNKNOWN | null {
+  // digits and dots only: exactly what parseNode returns for the slice (no port, no brackets)
+  const v4 = parseIPv4(value, s, e)
+  if (v4 !== -1) return { text: value.slice(s, e), v4, v6: null }
+  return parseNode(value.slice(s, e))
+}
+
 /**
  * Walks X-Forwarded-For from the socket leftwards, splitting lazily: the walk usually stops after
  * one or two entries, whatever the header's length. Returns the client's index from the right.
@@ -149,19 +194,18 @@ function walkList (v: ProxyView, plan: Plan, value: string): number {
     if (e === s) continue
     if (i === MAX_ENTRIES) {
       v.reject(plan, 'X-Forwarded-For', `more than ${MAX_ENTRIES} entries`)
-      return i
+      break
     }
-    const entry = value.slice(s, e)
-    const node = parseNode(entry)
+    const node = entryNode(value, s, e)
     i++
     if (node === null) {
-      v.reject(plan, 'X-Forwarded-For', entry)
-      return i
+      v.reject(plan, 'X-Forwarded-For', value.slice(s, e))
+      break
     }
-    if (node === UNKNOWN) return i
+    if (node === UNKNOWN) break
     v.ip = node.text
-    v.ips.push(node.text)
-    if (!plan.trust.test(node, i)) return i
+    v.addHop(node.text)
+    if (!plan.trust.test(node, i)) break
   }
   return i
 }
@@ -180,7 +224,7 @@ function countList (v: ProxyView, plan: Plan, value: string): void {
     if (node !== UNKNOWN) nodes.push(node)
   }
   const client = parseNode(list[plan.for - 1])
-  for (const node of nodes) v.ips.push(node.text)
+  for (const node of nodes) v.addHop(node.text)
   if (client !== UNKNOWN) v.ip = (client as Ip).text
 }
 
@@ -189,7 +233,7 @@ function clientHeader (v: ProxyView, plan: Plan, raw: string): void {
   if (node === null) v.reject(plan, plan.clientIpHeader as string, raw)
   else if (node !== UNKNOWN) {
     v.ip = node.text
-    v.ips.push(node.text)
+    v.addHop(node.text)
   }
 }
 
@@ -235,7 +279,7 @@ function fromForwarded (v: ProxyView, plan: Plan, headers: Headers): void {
             break
           }
           if (node === UNKNOWN) continue
-          v.ips.push(node.text)
+          v.addHop(node.text)
           if (i === plan.for) v.ip = node.text
         }
       }
@@ -251,7 +295,7 @@ function fromForwarded (v: ProxyView, plan: Plan, headers: Headers): void {
         }
         if (node === UNKNOWN) break
         v.ip = node.text
-        v.ips.push(node.text)
+        v.addHop(node.text)
         if (!plan.trust.test(node, i)) break
         if (i === n && len > MAX_ENTRIES) v.reject(plan, 'Forwarded', `more than ${MAX_ENTRIES} elements`)
       }
@@ -295,28 +339,55 @@ function checkHost (v: ProxyView, plan: Plan | undefined): void {
   }
 }
 
+/** The peer's own trust verdict for one plan: a hop count trusts it unseen, an unparseable peer never. */
+function peerTrusted (peer: string | undefined, plan: Plan): boolean {
+  if (plan.trust.kind === 'count') return true
+  const ip = peer === undefined ? null : parseIp(peer)
+  return (peer === undefined || ip !== null) && plan.trust.test(ip, 0)
+}
+
+/** A socket's memo of its peer's verdict under one plan. */
+interface PeerMemo {
+  peer: string | undefined
+  plan: Plan
+  trusted: boolean
+}
+
+const kFixPeer = Symbol('fastify-proxy-fix.peer')
+const kRewritePeer = Symbol('fastify-proxy-fix.rewritePeer')
+
+/**
+ * The peer's verdict, memoised on the connection for address-list trust: the peer of a socket
+ * does not change, so a keep-alive connection pays for parsing and matching it once. Only the
+ * peer's verdict is kept, never anything read from headers, and a trust function is asked every
+ * time (it may change its mind).
+ */
+function trustedPeer (peer: string | undefined, plan: Plan, socket: object | null | undefined, key: symbol): boolean {
+  if (socket == null || plan.trust.kind !== 'list') return peerTrusted(peer, plan)
+  const slots = socket as Record<symbol, PeerMemo | undefined>
+  const memo = slots[key]
+  if (memo !== undefined && memo.plan === plan && memo.peer === peer) return memo.trusted
+  const trusted = peerTrusted(peer, plan)
+  slots[key] = { peer, plan, trusted }
+  return trusted
+}
+
 /**
  * The pure core: the socket's peer and scheme, the headers and the compiled plans in; the
  * corrected view out. `fix` is proxyFix's plan, `rewrite` hostRewrite's; either may be absent.
+ * `socket`, when given, is the connection the peer belongs to: it holds the peer's verdicts.
  */
 export function resolve (peer: string | undefined, encrypted: boolean, headers: Headers,
-  fix: Plan | undefined, rewrite: Plan | undefined): ProxyView {
+  fix: Plan | undefined, rewrite: Plan | undefined, socket?: object | null): ProxyView {
   const v = new ProxyView(peer, text(headers.host) ?? text(headers[':authority']) ?? '', encrypted)
-  let peerIp: Ip | null | undefined
-  if (fix !== undefined && fix.trust.kind !== 'off') {
-    peerIp = peer === undefined ? null : parseIp(peer)
-    if (fix.trust.kind === 'count' || ((peer === undefined || peerIp !== null) && fix.trust.test(peerIp, 0))) {
-      v.trusted = true
-      if (fix.forwarded) fromForwarded(v, fix, headers)
-      else fromXForwarded(v, fix, headers)
-    }
+  if (fix !== undefined && fix.trust.kind !== 'off' && trustedPeer(peer, fix, socket, kFixPeer)) {
+    v.trusted = true
+    if (fix.forwarded) fromForwarded(v, fix, headers)
+    else fromXForwarded(v, fix, headers)
   }
-  if (rewrite !== undefined && rewrite.trust.kind !== 'off') {
-    if (peerIp === undefined) peerIp = peer === undefined ? null : parseIp(peer)
-    if (rewrite.trust.kind === 'count' || ((peer === undefined || peerIp !== null) && rewrite.trust.test(peerIp, 0))) {
-      v.trusted = true
-      hostRewrite(v, rewrite, headers)
-    }
+  if (rewrite !== undefined && rewrite.trust.kind !== 'off' && trustedPeer(peer, rewrite, socket, kRewritePeer)) {
+    v.trusted = true
+    hostRewrite(v, rewrite, headers)
   }
   checkHost(v, fix)
   checkHost(v, rewrite)

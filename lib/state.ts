@@ -29,7 +29,7 @@ export function viewOf (request: FastifyRequest): ProxyView {
   }
   const raw = request.raw
   const socket = raw.socket as { remoteAddress?: string, encrypted?: boolean } | null
-  const view = resolve(socket?.remoteAddress, socket?.encrypted === true, raw.headers, fix, rewrite)
+  const view = resolve(socket?.remoteAddress, socket?.encrypted === true, raw.headers, fix, rewrite, socket)
   slots[kView] = view
   return view
 }

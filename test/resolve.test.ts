@@ -213,3 +213,44 @@ test('cost is bounded: a 16 KiB header', async (t) => {
   const v = resolve('10.0.0.1', false, { 'x-forwarded-for': xff, forwarded: xff }, compileOptions(T, 'proxyFix'), undefined)
   t.equal(v.ips.length, 33, 'only 32 entries are walked')
 })
+
+test('ips is built once, on first read, socket peer first', async (t) => {
+  const v = resolve('10.0.0.1', false, { 'x-forwarded-for': '198.51.100.9, 10.0.0.2' }, compileOptions(T, 'proxyFix'), undefined)
+  const ips = v.ips
+  t.strictSame(ips, ['10.0.0.1', '10.0.0.2', '198.51.100.9'])
+  t.equal(v.ips, ips, 'the same array on every read')
+  const none = resolve(undefined, false, {}, undefined, undefined)
+  t.strictSame(none.ips, [])
+})
+
+test('a picked list skips empty entries', async (t) => {
+  const v = resolve('10.1.1.1', false, { host: 'a', 'x-forwarded-for': '192.0.2.1, 192.0.2.2', 'x-forwarded-proto': 'https\t , , http' }, compileOptions({ trust: 2 }, 'proxyFix'), undefined)
+  t.equal(v.protocol, 'https', 'the second non-empty entry from the right')
+  const w = resolve('10.1.1.1', false, { host: 'a', 'x-forwarded-proto': ' , https,, ' }, compileOptions({ trust: ['10.0.0.0/8'] }, 'proxyFix'), undefined)
+  t.equal(w.protocol, 'https', 'address trust: the only non-empty entry')
+})
+
+test('the peer verdict is kept per socket and plan, header values never', async (t) => {
+  const fix = compileOptions({ trust: ['10.0.0.0/8'] }, 'proxyFix')
+  const other = compileOptions({ trust: ['192.0.2.0/24'] }, 'proxyFix')
+  const rewrite = compileOptions({ header: 'x-fhost', trust: ['10.0.0.0/8'] }, 'hostRewrite')
+  const socket = {}
+  const a = resolve('10.0.0.1', false, { host: 'h', 'x-forwarded-for': '198.51.100.1', 'x-fhost': 'one.example' }, fix, rewrite, socket)
+  t.strictSame([a.ip, a.host, a.trusted], ['198.51.100.1', 'one.example', true])
+  t.equal(Object.getOwnPropertySymbols(socket).length, 2, 'one verdict per plugin')
+  const b = resolve('10.0.0.1', false, { host: 'h', 'x-forwarded-for': '198.51.100.2', 'x-fhost': 'two.example' }, fix, rewrite, socket)
+  t.strictSame([b.ip, b.host, b.ips], ['198.51.100.2', 'two.example', ['10.0.0.1', '198.51.100.2']], 'the same connection, the next client')
+  const c = resolve('10.0.0.1', false, { host: 'h', 'x-forwarded-for': '198.51.100.3' }, other, undefined, socket)
+  t.strictSame([c.ip, c.trusted], ['10.0.0.1', false], 'another plan (a route override) is asked afresh')
+  const d = resolve('192.0.2.7', false, { host: 'h', 'x-forwarded-for': '198.51.100.4' }, other, undefined, socket)
+  t.strictSame([d.ip, d.trusted], ['198.51.100.4', true], 'another peer is asked afresh')
+  const e = resolve(undefined, false, { host: 'h', 'x-forwarded-for': '198.51.100.5' }, other, undefined, socket)
+  t.strictSame([e.ip, e.trusted], [undefined, false], 'a peer gone (undefined) is asked afresh')
+  const calls: string[] = []
+  const fn = compileOptions({ trust: (addr: string) => { calls.push(addr); return true } }, 'proxyFix')
+  resolve('10.0.0.1', false, { 'x-forwarded-for': '198.51.100.6' }, fn, undefined, socket)
+  resolve('10.0.0.1', false, { 'x-forwarded-for': '198.51.100.6' }, fn, undefined, socket)
+  t.strictSame(calls, ['10.0.0.1', '198.51.100.6', '10.0.0.1', '198.51.100.6'], 'a trust function is asked on every request')
+  const bad = resolve('not-an-ip', false, { 'x-forwarded-for': '198.51.100.7' }, fix, undefined, {})
+  t.strictSame([bad.ip, bad.trusted], ['not-an-ip', false], 'an unparseable peer is never trusted')
+})
