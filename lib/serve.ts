@@ -9,7 +9,7 @@ import type { EventEmitter } from 'node:events'
 import { compileOptions, type Plan } from './options'
 import { proxyFix } from './proxy-fix'
 import { hostRewrite } from './host-rewrite'
-import { mountApp, type MountHandler } from './mount-app'
+import { checkPrefix, mountApp, type MountHandler } from './mount-app'
 import type { ProxyView } from './resolve'
 import { viewOf } from './state'
 
@@ -89,6 +89,7 @@ export function parseCommandLine (argv: string[]): Parsed {
   if (extra.length > 0) throw new CliError(`unexpected argument ${JSON.stringify(extra[0])}: serve takes one module`)
   const prefix = values.prefix ?? '/'
   if (!prefix.startsWith('/')) throw new CliError(`--prefix must be a path starting with "/", not ${JSON.stringify(prefix)}`)
+  checkPrefix(prefix)
   if (values.socket !== undefined && (values.port !== undefined || values.host !== undefined)) {
     throw new CliError('--socket cannot be combined with --port or --host')
   }
@@ -233,7 +234,8 @@ export function whoami (request: FastifyRequest, config: ServeConfig, plan: Plan
   const headers: Record<string, string> = {}
   for (const name of names) {
     const v = raw[name]
-    if (v !== undefined) headers[name] = Array.isArray(v) ? v.join(', ') : v
+    // Node joins repeated lines of these headers into one string.
+    if (v !== undefined) headers[name] = String(v)
   }
   const hops = hopsOf(view, raw)
   const peer = original.ip ?? 'a Unix-socket peer'
@@ -508,7 +510,7 @@ export async function runPrimary (config: ServeConfig, io: Io, policy: RestartPo
   const crashes: number[] = []
   let stopping = false
   let code = 0
-  let done: () => void = () => {}
+  let done!: () => void
   const finished = new Promise<void>((resolve) => { done = resolve })
 
   const stopAll = (signal: NodeJS.Signals): void => {
