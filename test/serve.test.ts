@@ -318,7 +318,7 @@ test('main: --help, and every error is one line with exit code 1', async (t) => 
     t.equal(await main(argv, f.io), 1, argv.join(' '))
     t.equal(f.err.length, 1)
     t.match(f.err[0], re)
-    t.notMatch(f.err[0], /\n|    at /, 'no stack')
+    t.notMatch(f.err[0], /\n| {4}at /, 'no stack')
   }
 })
 
