@@ -444,6 +444,20 @@ function waitForSignal (io: Io): Promise<string> {
   })
 }
 
+/**
+ * While draining, a second SIGTERM or SIGINT (Ctrl-C reaches the primary and the workers alike)
+ * must not kill the process mid-drain: it is absorbed. Returns the function that stops absorbing.
+ */
+function absorbSignals (io: Io): () => void {
+  const absorb = (): void => {}
+  io.signals.once('SIGTERM', absorb)
+  io.signals.once('SIGINT', absorb)
+  return () => {
+    io.signals.removeListener('SIGTERM', absorb)
+    io.signals.removeListener('SIGINT', absorb)
+  }
+}
+
 function label (config: ServeConfig, loaded: Loaded): string {
   return loaded.kind === 'whoami' ? 'whoami' : `${config.module} (${loaded.kind === 'plugin' ? 'Fastify plugin' : 'mounted app'})`
 }
@@ -467,6 +481,7 @@ export async function serveOne (config: ServeConfig, io: Io): Promise<number> {
   io.stdout(`fastify-proxy-fix: serving ${label(config, loaded)} on ${url} (pid ${process.pid})`)
   const signal = await waitForSignal(io)
   io.stdout(`fastify-proxy-fix: ${signal}: draining in-flight requests (pid ${process.pid})`)
+  const release = absorbSignals(io)
   const drained = await Promise.race([
     fastify.close().then(() => true),
     new Promise<boolean>((resolve) => { io.setTimeout(() => resolve(false), io.graceMs).unref?.() })
@@ -475,6 +490,7 @@ export async function serveOne (config: ServeConfig, io: Io): Promise<number> {
     io.stderr(`fastify-proxy-fix: requests still running after ${io.graceMs} ms: closing them`)
     fastify.server.closeAllConnections()
   }
+  release()
   if (worker !== null) worker.disconnect()
   return drained ? 0 : 1
 }
@@ -545,6 +561,7 @@ export async function runPrimary (config: ServeConfig, io: Io, policy: RestartPo
   const signal = await Promise.race([waitForSignal(io), finished.then(() => null)])
   if (signal !== null) {
     io.stdout(`fastify-proxy-fix: ${signal}: stopping workers`)
+    const release = absorbSignals(io)
     stopAll('SIGTERM')
     io.setTimeout(() => {
       if (live.size === 0) return
@@ -553,6 +570,7 @@ export async function runPrimary (config: ServeConfig, io: Io, policy: RestartPo
       for (const w of live) w.process.kill('SIGKILL')
     }, io.graceMs + 1000).unref?.()
     await finished
+    release()
   }
   return code
 }
