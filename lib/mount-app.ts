@@ -72,7 +72,7 @@ function checkApp (app: unknown): MountHandler {
 }
 
 /** A literal path: '/', or '/' + segments of unreserved characters, no dot segments or patterns. */
-function checkPrefix (prefix: unknown): string {
+export function checkPrefix (prefix: unknown): string {
   if (prefix === undefined) return '/'
   if (typeof prefix !== 'string' || prefix.charCodeAt(0) !== 47) fail('prefix', prefix, 'must be a path starting with "/"')
   if (prefix === '/') return prefix
