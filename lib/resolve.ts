@@ -290,7 +290,9 @@ function hostRewrite (v: ProxyView, plan: Plan, headers: Headers): void {
 }
 
 function checkHost (v: ProxyView, plan: Plan | undefined): void {
-  if (plan !== undefined && plan.allowedHosts !== null && v.error === null && !plan.allowedHosts(v.hostname)) {
+  // The whole host must be well formed, not only its hostname: a Host header is not validated
+  // on the way in, and `a.test:@evil.com` or `evil.com/.example.com` would pass a name check.
+  if (plan !== undefined && plan.allowedHosts !== null && v.error === null && (!plan.allowedHosts(v.hostname) || parseHost(v.host) === null)) {
     v.error = new FST_ERR_PROXY_FIX_HOST_NOT_ALLOWED(show(v.host))
   }
 }
