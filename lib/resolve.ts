@@ -210,13 +210,33 @@ function fromXForwarded (v: ProxyView, plan: Plan, headers: Headers): void {
   applyFields(v, plan, headers, k)
 }
 
+/**
+ * The elements of a malformed Forwarded header that follow its last broken part. A proxy that
+ * appends to a client's own broken Forwarded must not lose what it added: otherwise any client
+ * could make request.ip the proxy's address. The walk then stops where the broken part starts,
+ * as it does at a malformed X-Forwarded-For entry.
+ */
+function forwardedTail (raw: string): ForwardedElement[] {
+  let els: ForwardedElement[] = []
+  let end = raw.length
+  for (let n = 0; n <= MAX_ENTRIES; n++) {
+    const comma = raw.lastIndexOf(',', end - 1)
+    if (comma === -1) break
+    const tail = parseForwarded(raw.slice(comma + 1), MAX_ENTRIES)
+    if (tail === null) break
+    els = tail
+    end = comma
+  }
+  return els
+}
+
 function fromForwarded (v: ProxyView, plan: Plan, headers: Headers): void {
   const raw = text(headers.forwarded)
   if (raw === undefined) return
-  const els = parseForwarded(raw, MAX_ENTRIES)
+  let els = parseForwarded(raw, MAX_ENTRIES)
   if (els === null) {
     v.reject(plan, 'Forwarded', raw)
-    return
+    els = forwardedTail(raw)
   }
   const len = els.length
   const counting = plan.trust.kind === 'count'

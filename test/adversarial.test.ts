@@ -324,6 +324,17 @@ test('RFC 7239 Forwarded', async (t) => {
     fwd(';;for=1.2.3.4', { ip: '1.2.3.4' }),
     fwd('for=1.2.3.4,', { ip: '1.2.3.4' }),
     fwd('for=1.2.3.4;proto=https', { ip: UNTRUSTED, protocol: 'http' }, UNTRUSTED),
+    // Regression: a client's broken Forwarded, with the proxy's element appended, used to be
+    // dropped whole, so request.ip became the proxy's own address.
+    fwd('x, for=1.2.3.4;proto=https', { ip: '1.2.3.4', ips: [TRUSTED, '1.2.3.4'], protocol: 'https' }),
+    fwd('for=", for=1.2.3.4', { ip: '1.2.3.4' }),
+    fwd('for=a;for=b, for=1.2.3.4', { ip: '1.2.3.4' }),
+    fwd('for="[::1", for="[2001:db8::7]:443";host=pub.example', { ip: '2001:db8::7', host: 'pub.example' }),
+    fwd('for=6.6.6.6, x, for=1.2.3.4', { ip: '1.2.3.4' }),
+    fwd('junk, for=10.0.0.3, for=10.0.0.2', { ip: '10.0.0.3', ips: [TRUSTED, '10.0.0.2', '10.0.0.3'] }),
+    fwd('junk, ' + Array.from({ length: 40 }, () => 'for=10.0.0.5').join(', '), { ip: '10.0.0.5' }),
+    fwd('for=1.2.3.4, x="', { ip: TRUSTED }),
+    { name: 'Forwarded: a broken part is still a 400 in strict mode', setup: 'fwdStrict', headers: { forwarded: 'x, for=1.2.3.4' }, want: { status: 400, code: 'FST_ERR_PROXY_FIX_MALFORMED_HEADER' } },
     { name: 'Forwarded mode ignores X-Forwarded-For', setup: 'fwd', headers: { 'x-forwarded-for': '1.2.3.4' }, want: { ip: TRUSTED } },
     { name: 'X-Forwarded mode ignores a Forwarded header the proxy passed through', setup: 'list', headers: { forwarded: 'for=1.2.3.4;proto=https' }, want: { ip: TRUSTED, protocol: 'http' } }
   ]))
