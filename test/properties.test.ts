@@ -183,8 +183,8 @@ test('no input makes resolve() throw', async (t) => {
     (peer, encrypted, h, [, fix, rewrite]) => {
       const v = resolve(peer, encrypted, h, fix, rewrite)
       // read everything a request can read
-      void [v.hostname, v.port, v.original, v.url('/x'), v.url('y')]
-      return typeof v.host === 'string' && (v.protocol === 'http' || v.protocol === 'https') && Array.isArray(v.ips) &&
+      const read = [v.hostname, v.port, v.original, v.url('/x'), v.url('y')]
+      return read.length === 5 && typeof v.host === 'string' && (v.protocol === 'http' || v.protocol === 'https') && Array.isArray(v.ips) &&
         (v.error === null || (v.error as Error & { statusCode: number }).statusCode === 400)
     }))
 })
