@@ -211,23 +211,23 @@ function fromXForwarded (v: ProxyView, plan: Plan, headers: Headers): void {
 }
 
 /**
- * The elements of a malformed Forwarded header that follow its last broken part. A proxy that
+ * The elements of a malformed Forwarded header that follow its last broken part, read one
+ * comma-separated segment at a time from the right (linear in what is read). A proxy that
  * appends to a client's own broken Forwarded must not lose what it added: otherwise any client
  * could make request.ip the proxy's address. The walk then stops where the broken part starts,
  * as it does at a malformed X-Forwarded-For entry.
  */
 function forwardedTail (raw: string): ForwardedElement[] {
-  let els: ForwardedElement[] = []
+  const out: ForwardedElement[] = []
   let end = raw.length
-  for (let n = 0; n <= MAX_ENTRIES; n++) {
+  for (let n = 0; n <= MAX_ENTRIES && end > 0; n++) {
     const comma = raw.lastIndexOf(',', end - 1)
-    if (comma === -1) break
-    const tail = parseForwarded(raw.slice(comma + 1), MAX_ENTRIES)
-    if (tail === null) break
-    els = tail
+    const els = parseForwarded(raw.slice(comma + 1, end), 1)
+    if (els === null) break
+    if (els.length > 0) out.push(els[0])
     end = comma
   }
-  return els
+  return out.reverse()
 }
 
 function fromForwarded (v: ProxyView, plan: Plan, headers: Headers): void {

@@ -328,6 +328,9 @@ test('RFC 7239 Forwarded', async (t) => {
     // dropped whole, so request.ip became the proxy's own address.
     fwd('x, for=1.2.3.4;proto=https', { ip: '1.2.3.4', ips: [TRUSTED, '1.2.3.4'], protocol: 'https' }),
     fwd('for=", for=1.2.3.4', { ip: '1.2.3.4' }),
+    fwd('x, for=10.0.0.2, for=1.2.3.4;proto=https, , ', { ip: '1.2.3.4', protocol: 'https' }),
+    fwd('for="a, b", for=1.2.3.4', { ip: '1.2.3.4' }),
+    fwd('x="a, b, for=1.2.3.4"', { ip: TRUSTED }),
     fwd('for=a;for=b, for=1.2.3.4', { ip: '1.2.3.4' }),
     fwd('for="[::1", for="[2001:db8::7]:443";host=pub.example', { ip: '2001:db8::7', host: 'pub.example' }),
     fwd('for=6.6.6.6, x, for=1.2.3.4', { ip: '1.2.3.4' }),
