@@ -4,7 +4,7 @@
 import { test } from 'tap'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import http from 'node:http'
-import type { AddressInfo } from 'node:net'
+import net, { type AddressInfo } from 'node:net'
 import express from 'express'
 import { proxyFix } from '../lib/proxy-fix'
 import { hostRewrite } from '../lib/host-rewrite'
@@ -556,6 +556,50 @@ test('mountApp: middie and @fastify/express advisories, the guard is never bypas
     await f.close()
   }
   t.same(leaks, [], 'no mounted app ever ran without the guard\'s key')
+})
+
+test('mountApp: request targets the router does not read as a path never reach a root mount (regression)', async (t) => {
+  // Before the fix, `GET a://b/admin` matched the root mount's wildcard as is, and the app read it
+  // as `/admin`: the legacy /admin, shadowed by a guarded Fastify route, answered instead.
+  const seen: string[] = []
+  const f = Fastify()
+  f.get('/admin', { onRequest: async (_req, reply) => { await reply.code(403).send('guarded') } }, async () => 'fastify admin')
+  await f.register(async (scope) => {
+    scope.addHook('onRequest', async (req, reply) => { if (req.headers['x-key'] !== 'ok') await reply.code(403).send('guarded') })
+    await scope.register(mountApp, { prefix: '/a', app: (req: http.IncomingMessage, res: http.ServerResponse) => res.end('a:' + String(req.url)) })
+  })
+  await f.register(mountApp, { app: (req: http.IncomingMessage, res: http.ServerResponse) => { seen.push(String(req.url)); res.end('root:' + String(req.url)) } })
+  await f.listen({ port: 0, host: '127.0.0.1' })
+  const port = (f.server.address() as AddressInfo).port
+  const wire = (target: string): Promise<string> => new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1')
+    let data = ''
+    socket.on('data', (c) => { data += c })
+    socket.on('close', () => resolve(data))
+    socket.write(`GET ${target} HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n`)
+  })
+  const list: Array<[string, number, string]> = [
+    ['/admin', 403, 'guarded'],
+    ['http://h/admin', 403, 'guarded'],
+    ['HTTPS://h:8443/admin', 403, 'guarded'],
+    ['a://b/admin', 404, ''],
+    ['ws://h/admin', 404, ''],
+    ['file:///admin', 404, ''],
+    ['javascript://x/admin?q', 404, ''],
+    ['a://b/a/x', 404, ''],
+    ['*', 404, ''],
+    ['http://h/a/x', 403, 'guarded'],
+    ['/legacy/x', 200, 'root:/legacy/x'],
+    ['http://h/legacy?q=1', 200, 'root:/legacy?q=1']
+  ]
+  rowCount += list.length
+  for (const [target, status, body] of list) {
+    const res = await wire(target)
+    t.match(res, new RegExp(`^HTTP/1\\.1 ${status} `), `${target} -> ${status}`)
+    if (body !== '') t.equal(res.slice(res.indexOf('\r\n\r\n') + 4), body, `${target}: ${body}`)
+  }
+  t.same(seen, ['/legacy/x', '/legacy?q=1'], 'the root app saw only origin-form and http(s) targets')
+  await f.close()
 })
 
 test('mountApp: forwarded headers from an untrusted peer never reach the app', async (t) => {
