@@ -84,6 +84,19 @@ const headerValue = fc.oneof({ weight: 5, arbitrary: headerText }, { weight: 1, 
 const NAMES = ['host', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'x-forwarded-prefix', 'forwarded', 'x-real-ip', 'x-fhost', ':authority'] as const
 const headers: fc.Arbitrary<Headers> = fc.dictionary(fc.constantFrom(...NAMES), headerValue, { maxKeys: NAMES.length }) as fc.Arbitrary<Headers>
 
+/** Valid but non-canonical spellings of an address: case, ports, brackets, zones, full form. */
+const spelled = fc.tuple(canonicalIp, fc.nat(5)).map(([ip, how]) => {
+  const v6 = ip.includes(':')
+  switch (how) {
+    case 0: return ip.toUpperCase()
+    case 1: return v6 ? `[${ip}]:443` : `${ip}:8080`
+    case 2: return v6 ? `[${ip.toUpperCase()}]` : ip
+    case 3: return v6 && !ip.includes('.') ? `${ip}%eth0` : ip
+    case 4: return v6 && !ip.includes('.') ? new URL(`http://[${ip}]/`).hostname.slice(1, -1).split(':').map((h) => h.padStart(4, '0')).join(':') : ip
+    default: return ip
+  }
+})
+
 const TRUST = ['10.0.0.0/8', 'fd00::/8', '127.0.0.1']
 const isTrusted = proxyaddr.compile(TRUST)
 const trustedPeer = fc.oneof(fc.constantFrom('10.0.0.1', '10.9.8.7', '::ffff:10.0.0.1', 'fd00::1', '127.0.0.1'), fc.nat(0xffffff).map((n) => `10.${n >> 16}.${(n >> 8) & 255}.${n & 255}`))
@@ -134,7 +147,13 @@ test('from an untrusted peer, every output equals the socket\'s own view', async
 
 test('the output IP is always a valid, canonical IP, or the peer', async (t) => {
   let forwarded = 0
-  await property(t, 'canonical ip', fc.property(fc.oneof(trustedPeer, untrustedPeer), headers, anyPlan, (peer, h, [, fix, rewrite]) => {
+  // arbitrary headers, and chains of valid spellings (from a trusted peer half the time)
+  const chains = fc.record({
+    'x-forwarded-for': fc.array(fc.oneof(spelled, trustedPeer, junkNode), { minLength: 1, maxLength: 5 }).map((a) => a.join(', ')),
+    forwarded: fc.array(spelled, { minLength: 1, maxLength: 3 }).map((a) => a.map((x) => `for="${x}"`).join(', ')),
+    'x-real-ip': spelled
+  }) as fc.Arbitrary<Headers>
+  await property(t, 'canonical ip', fc.property(fc.oneof(trustedPeer, untrustedPeer), fc.oneof(headers, chains), anyPlan, (peer, h, [, fix, rewrite]) => {
     const v = resolve(peer, false, h, fix, rewrite)
     if (v.ip !== peer) forwarded++
     if (v.ip !== peer && !isCanonicalIp(v.ip as string)) return false
