@@ -39,6 +39,8 @@ type Raw = IncomingMessage & Record<string | symbol, unknown>
 const STRIP = new Set(['forwarded', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'x-forwarded-prefix'])
 const SEGMENT = /^[A-Za-z0-9\-._~!$&'+,@]+$/
 const WEBSOCKET = /(?:^|[\s,])websocket(?:$|[\s,])/i
+/** Besides origin-form paths, the only request targets the router reads as a path. */
+const ABSOLUTE = /^https?:\/\//i
 
 /**
  * Own data properties on the raw request. Express installs its request object as the prototype
@@ -185,6 +187,13 @@ function pinMethods (res: ServerResponse, proto: object): void {
 function run (mount: Mount, request: FastifyRequest, reply: FastifyReply): void {
   const req = request.raw as Raw
   const res = reply.raw
+  // The router matches any other target (`*`, `a://b/admin`) as it is, against a root mount's
+  // wildcard; the app would read it as the path `/admin`, under a Fastify route that shadows it.
+  const target = req.url as string
+  if (target.charCodeAt(0) !== 47 && !ABSOLUTE.test(target)) {
+    reply.callNotFound()
+    return
+  }
   if (req.headers.upgrade !== undefined && WEBSOCKET.test(req.headers.upgrade)) {
     reply.header('connection', 'close').send(new FST_ERR_PROXY_FIX_UPGRADE_REFUSED())
     return

@@ -254,13 +254,33 @@ function fromXForwarded (v: ProxyView, plan: Plan, headers: Headers): void {
   applyFields(v, plan, headers, k)
 }
 
+/**
+ * The elements of a malformed Forwarded header that follow its last broken part, read one
+ * comma-separated segment at a time from the right (linear in what is read). A proxy that
+ * appends to a client's own broken Forwarded must not lose what it added: otherwise any client
+ * could make request.ip the proxy's address. The walk then stops where the broken part starts,
+ * as it does at a malformed X-Forwarded-For entry.
+ */
+function forwardedTail (raw: string): ForwardedElement[] {
+  const out: ForwardedElement[] = []
+  let end = raw.length
+  for (let n = 0; n <= MAX_ENTRIES && end > 0; n++) {
+    const comma = raw.lastIndexOf(',', end - 1)
+    const els = parseForwarded(raw.slice(comma + 1, end), 1)
+    if (els === null) break
+    if (els.length > 0) out.push(els[0])
+    end = comma
+  }
+  return out.reverse()
+}
+
 function fromForwarded (v: ProxyView, plan: Plan, headers: Headers): void {
   const raw = text(headers.forwarded)
   if (raw === undefined) return
-  const els = parseForwarded(raw, MAX_ENTRIES)
+  let els = parseForwarded(raw, MAX_ENTRIES)
   if (els === null) {
     v.reject(plan, 'Forwarded', raw)
-    return
+    els = forwardedTail(raw)
   }
   const len = els.length
   const counting = plan.trust.kind === 'count'
@@ -334,7 +354,9 @@ function hostRewrite (v: ProxyView, plan: Plan, headers: Headers): void {
 }
 
 function checkHost (v: ProxyView, plan: Plan | undefined): void {
-  if (plan !== undefined && plan.allowedHosts !== null && v.error === null && !plan.allowedHosts(v.hostname)) {
+  // The whole host must be well formed, not only its hostname: a Host header is not validated
+  // on the way in, and `a.test:@evil.com` or `evil.com/.example.com` would pass a name check.
+  if (plan !== undefined && plan.allowedHosts !== null && v.error === null && (!plan.allowedHosts(v.hostname) || parseHost(v.host) === null)) {
     v.error = new FST_ERR_PROXY_FIX_HOST_NOT_ALLOWED(show(v.host))
   }
 }
