@@ -60,9 +60,40 @@ const MAX_PAIRS = 16
  * so none of it is used. Unknown parameters are allowed (section 5.5) and ignored.
  */
 export function parseForwarded (value: string, max: number): ForwardedElement[] | null {
+  const start = tailStart(value, max + 1)
+  const out = parseFrom(value, start, max)
+  // An empty element stands for the parts skipped unread: the walk stops there, as at `unknown`.
+  if (out !== null && start > 0 && out.length <= max) out.unshift({})
+  return out
+}
+
+/**
+ * Where the last `keep` comma-separated parts begin, found by scanning from the right and
+ * tracking quoted strings (a quote after an odd run of backslashes is escaped). Only the tail is
+ * read, so a 16 KiB header costs no more than a short one. Trusted proxies append on the right,
+ * so a client's unbalanced quote further left can not change how their elements split; the tail
+ * is then parsed strictly from `start`.
+ */
+function tailStart (value: string, keep: number): number {
+  let quoted = false
+  let commas = 0
+  for (let i = value.length - 1; i >= 0; i--) {
+    const c = value.charCodeAt(i)
+    if (c === 34) {
+      let b = 0
+      while (i - 1 - b >= 0 && value.charCodeAt(i - 1 - b) === 92) b++
+      if ((b & 1) === 0) quoted = !quoted
+    } else if (c === 44 && !quoted && ++commas === keep) {
+      return i + 1
+    }
+  }
+  return 0
+}
+
+function parseFrom (value: string, start: number, max: number): ForwardedElement[] | null {
   const out: ForwardedElement[] = []
   const len = value.length
-  let i = 0
+  let i = start
   let el: ForwardedElement = {}
   let seen = 0
   let pairs = 0
@@ -73,7 +104,6 @@ export function parseForwarded (value: string, max: number): ForwardedElement[] 
       // end of an element (empty list elements are allowed by the # rule)
       if (!empty) {
         out.push(el)
-        if (out.length > max + 1) out.shift()
       }
       if (i === len) return out
       i++

@@ -173,6 +173,19 @@ test('parseForwarded: keeps only the last max + 1 elements', async (t) => {
   t.same(parseForwarded('for=a, for=b, for=c', 0), [{ for: 'c' }])
   t.same(parseForwarded('for=a, for=b, for=c', 1), [{ for: 'b' }, { for: 'c' }])
   t.same(parseForwarded('for=a, for=b, for=c', 2), [{ for: 'a' }, { for: 'b' }, { for: 'c' }])
-  // a malformed element anywhere still refuses the whole header
-  t.equal(parseForwarded('for=bad;for=dup, ' + header, MAX_ENTRIES), null)
+  // a malformed element inside the last max + 1 still refuses the header ...
+  t.equal(parseForwarded(header + ', for=bad;for=dup', MAX_ENTRIES), null)
+  // ... but parts before them are never walked, so they are skipped unread, as in X-Forwarded-For
+  const skipped = parseForwarded('for=bad;for=dup, ' + header, MAX_ENTRIES)
+  t.equal(skipped?.length, MAX_ENTRIES + 1)
+  t.same(skipped?.[MAX_ENTRIES], { for: '10.0.0.39' })
+  // quoted strings: a comma inside quotes does not split, before or inside the tail
+  const quoted = Array.from({ length: 40 }, (_, k) => `for="[2001:db8::${k}]";ext="a,\\"b"`).join(', ')
+  const q = parseForwarded(quoted, MAX_ENTRIES)
+  t.equal(q?.length, MAX_ENTRIES + 1)
+  t.same(q?.[MAX_ENTRIES], { for: '[2001:db8::39]' })
+  t.same(q?.[0], { for: '[2001:db8::7]' })
+  // empty parts before the tail: fewer elements than max, and a placeholder keeps the signal
+  const sparse = parseForwarded('for=1.1.1.1' + ','.repeat(40) + 'for=2.2.2.2', MAX_ENTRIES)
+  t.same(sparse, [{}, { for: '2.2.2.2' }])
 })
