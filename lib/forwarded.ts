@@ -14,17 +14,46 @@ export function isOws (c: number): boolean {
  */
 export function rightEntries (value: string, max: number): string[] {
   const out: string[] = []
-  let end = value.length
-  while (end > 0 && out.length <= max) {
-    const comma = value.lastIndexOf(',', end - 1)
-    let s = comma + 1
-    let e = end
-    while (s < e && isOws(value.charCodeAt(s))) s++
-    while (e > s && isOws(value.charCodeAt(e - 1))) e--
-    if (e > s) out.push(value.slice(s, e))
-    end = comma === -1 ? 0 : comma
-  }
+  const c = new RightCursor(value)
+  while (out.length <= max && c.next()) out.push(c.text())
   return out
+}
+
+/**
+ * Steps through a comma-separated list from the right, nearest hop first, skipping empty entries
+ * and trimming OWS, without copying: `start` and `end` bound the current entry.
+ */
+export class RightCursor {
+  start = 0
+  end = 0
+  private at: number
+
+  constructor (readonly value: string) {
+    this.at = value.length
+  }
+
+  /** Moves to the next non-empty entry leftwards; false when there is none. */
+  next (): boolean {
+    const value = this.value
+    while (this.at > 0) {
+      const comma = value.lastIndexOf(',', this.at - 1)
+      let s = comma + 1
+      let e = this.at
+      this.at = comma === -1 ? 0 : comma
+      while (s < e && isOws(value.charCodeAt(s))) s++
+      while (e > s && isOws(value.charCodeAt(e - 1))) e--
+      if (e > s) {
+        this.start = s
+        this.end = e
+        return true
+      }
+    }
+    return false
+  }
+
+  text (): string {
+    return this.value.slice(this.start, this.end)
+  }
 }
 
 /** The nth non-empty entry from the right (1-based), or undefined when the list is shorter. */

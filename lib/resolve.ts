@@ -1,5 +1,5 @@
 import { FST_ERR_PROXY_FIX_HOST_NOT_ALLOWED, FST_ERR_PROXY_FIX_MALFORMED_HEADER, show } from './errors'
-import { isOws, MAX_ENTRIES, parseForwarded, rightEntries, type ForwardedElement } from './forwarded'
+import { MAX_ENTRIES, parseForwarded, RightCursor, rightEntries, type ForwardedElement } from './forwarded'
 import { parseHost, parsePort, parsePrefix, parseProto, splitHost, withPort, type HostParts } from './host'
 import { parseIp, parseIPv4, parseNode, UNKNOWN, type Ip } from './ip'
 import type { Plan } from './options'
@@ -113,21 +113,14 @@ function pick (value: string | undefined, n: number, clamp: boolean): string | u
     return one === '' || (n > 1 && !clamp) ? undefined : one
   }
   // scan from the right, slicing only the entry picked
-  let end = value.length
+  const c = new RightCursor(value)
   let count = 0
   let lastStart = 0
   let lastEnd = 0
-  while (end > 0) {
-    const comma = value.lastIndexOf(',', end - 1)
-    let s = comma + 1
-    let e = end
-    end = comma === -1 ? 0 : comma
-    while (s < e && isOws(value.charCodeAt(s))) s++
-    while (e > s && isOws(value.charCodeAt(e - 1))) e--
-    if (e === s) continue
-    if (++count === n) return value.slice(s, e)
-    lastStart = s
-    lastEnd = e
+  while (c.next()) {
+    if (++count === n) return c.text()
+    lastStart = c.start
+    lastEnd = c.end
   }
   return clamp && count > 0 ? value.slice(lastStart, lastEnd) : undefined
 }
@@ -182,24 +175,17 @@ function entryNode (value: string, s: number, e: number): Ip | typeof UNKNOWN | 
  * one or two entries, whatever the header's length. Returns the client's index from the right.
  */
 function walkList (v: ProxyView, plan: Plan, value: string): number {
-  let end = value.length
+  const c = new RightCursor(value)
   let i = 0
-  while (end > 0) {
-    const comma = value.lastIndexOf(',', end - 1)
-    let s = comma + 1
-    let e = end
-    end = comma === -1 ? 0 : comma
-    while (s < e && isOws(value.charCodeAt(s))) s++
-    while (e > s && isOws(value.charCodeAt(e - 1))) e--
-    if (e === s) continue
+  while (c.next()) {
     if (i === MAX_ENTRIES) {
       v.reject(plan, 'X-Forwarded-For', `more than ${MAX_ENTRIES} entries`)
       break
     }
-    const node = entryNode(value, s, e)
+    const node = entryNode(value, c.start, c.end)
     i++
     if (node === null) {
-      v.reject(plan, 'X-Forwarded-For', value.slice(s, e))
+      v.reject(plan, 'X-Forwarded-For', c.text())
       break
     }
     if (node === UNKNOWN) break
