@@ -11,8 +11,8 @@
 // Exits 0 once it has measured (missed targets are printed, not thrown), 1 when it cannot.
 // Needs the compiled plugin: npm run build (or npx tsc -p tsconfig.json).
 
-const { fork, execFileSync } = require('node:child_process')
-const os = require('node:os')
+const { fork } = require('node:child_process')
+const { pinSelf, pinnedFork } = require('./pin')
 const path = require('node:path')
 
 const BODY = '{"hello":"world"}'
@@ -102,28 +102,6 @@ async function child (name) {
 
 // ---------------------------------------------------------------- CPU pinning (as in bench/run.js)
 
-/** Pins this process (all threads) to `cpu`; returns the taskset path, or null with a note. */
-function pinSelf (cpu) {
-  if (process.env.BENCH_NO_PIN === '1') {
-    console.log('note: BENCH_NO_PIN=1: load generator and servers are not pinned to CPUs')
-    return null
-  }
-  // The machine's CPUs, not this process's affinity mask (bench/mount.js inherits CPU 0 from run.js).
-  const cpus = os.cpus().length
-  if (cpus < 2) {
-    console.log(`note: only ${cpus} CPU available: load generator and servers are not pinned`)
-    return null
-  }
-  for (const taskset of ['/usr/bin/taskset', '/bin/taskset', 'taskset']) {
-    try {
-      execFileSync(taskset, ['-a', '-cp', String(cpu), String(process.pid)], { stdio: 'ignore' })
-      return taskset
-    } catch {}
-  }
-  console.log('note: taskset is missing or refused: load generator and servers are not pinned to CPUs')
-  return null
-}
-
 let TASKSET = null
 
 function cpuOf (proc) {
@@ -134,9 +112,7 @@ function cpuOf (proc) {
 }
 
 function start (name) {
-  const opts = TASKSET === null
-    ? {}
-    : { execPath: TASKSET, execArgv: ['-c', '1', process.execPath] }
+  const opts = pinnedFork(TASKSET, 1)
   return new Promise((resolve, reject) => {
     const proc = fork(__filename, ['--serve', name], { ...opts, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
     const early = (code) => reject(new Error(`${name} exited with ${code}`))
