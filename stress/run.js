@@ -19,6 +19,7 @@ const { join } = require('node:path')
 const autocannon = require('autocannon')
 const Fastify = require('fastify')
 const { proxyFix, hostRewrite, mountApp } = require('../dist/index.js')
+const { mulberry32 } = require('../test/prng')
 const { resolve } = require('../dist/resolve.js')
 const { compileOptions } = require('../dist/options.js')
 const { scenario } = require('./scenarios.js')
@@ -147,18 +148,6 @@ async function load () {
 
 // ---- memory ----
 
-/** mulberry32: a small seeded PRNG, so a failing run can be repeated with STRESS_SEED. */
-function prng (seed) {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
 const FRAGMENTS = ['127.0.0.1', '10.0.0.2', '::1', '::ffff:127.0.0.1', '127.1', '0x7f.0.0.1', 'unknown', '_obf', 'proxy', '[2001:db8::1]:443',
   'https', 'HTTP', 'wss', 'pub.example:8443', 'evil.com:fake@legit.com', '/app/', '//evil', 'for=1.2.3.4;proto=https', 'for="', '', ' ']
 
@@ -193,7 +182,7 @@ function randomHeaders (rnd, n) {
 }
 
 async function memory () {
-  const rnd = prng(SEED)
+  const rnd = mulberry32(SEED)
   const plans = [
     [compileOptions({}, 'proxyFix'), compileOptions({ header: 'x-fhost' }, 'hostRewrite')],
     [compileOptions({ trust: ['loopback', '10.0.0.0/8'], strict: true, allowedHosts: ['.example'] }, 'proxyFix'), undefined],

@@ -2,17 +2,8 @@ import { test } from 'tap'
 import { isIP, isIPv4 } from 'node:net'
 import { parseIPv4, parseIPv6, parseIp, parseNode, UNKNOWN, formatIPv4, formatIPv6 } from '../lib/ip'
 
-// A small deterministic PRNG (mulberry32), so every run checks the same inputs.
-function rng (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+// Seeded, so every run checks the same inputs.
+const { mulberry32: rng } = require('./prng') as { mulberry32: (seed: number) => () => number }
 
 const v4 = (s: string): number => parseIPv4(s, 0, s.length)
 const v6 = (s: string): number[] | null => {

@@ -1,0 +1,18 @@
+'use strict'
+
+/**
+ * mulberry32: a small seeded PRNG, so generated inputs are the same on every run and a failing
+ * run can be repeated from its seed (test/ip.test.ts, stress/run.js).
+ */
+function mulberry32 (seed) {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+module.exports = { mulberry32 }
