@@ -56,12 +56,6 @@ export class RightCursor {
   }
 }
 
-/** The nth non-empty entry from the right (1-based), or undefined when the list is shorter. */
-export function entryFromRight (value: string, n: number): string | undefined {
-  const list = rightEntries(value, n)
-  return list.length >= n ? list[n - 1] : undefined
-}
-
 export interface ForwardedElement {
   for?: string
   by?: string

@@ -32,6 +32,9 @@ interface Mount {
   segments: number
   semicolon: boolean
   collapse: boolean
+  /** The plans' own header names (clientIpHeader, hostRewrite's header), found on first use: the
+   * mount's routes share one scope, and plans can not change once the server is ready. */
+  extra: string[] | null
 }
 
 type Raw = IncomingMessage & Record<string | symbol, unknown>
@@ -152,10 +155,9 @@ function correctedOf (request: FastifyRequest): Corrected {
  * corrected host, and X-Forwarded-For / -Proto / -Host are written back with the corrected values
  * only when they differ from what the socket alone says (that is, a trusted proxy supplied them).
  */
-function rewriteHeaders (request: FastifyRequest, c: Corrected): IncomingMessage['headers'] {
+function rewriteHeaders (request: FastifyRequest, c: Corrected, extra: string[]): IncomingMessage['headers'] {
   const raw = request.raw
   const source = raw.headers
-  const extra = planHeaders(request)
   const headers: IncomingMessage['headers'] = {}
   for (const name in source) {
     if (!STRIP.has(name) && !extra.includes(name)) headers[name] = source[name]
@@ -209,7 +211,7 @@ function run (mount: Mount, request: FastifyRequest, reply: FastifyReply): void 
   const preset = res.getHeaderNames()
 
   setCorrected(req, values)
-  req.headers = rewriteHeaders(request, values)
+  req.headers = rewriteHeaders(request, values, mount.extra ??= planHeaders(request))
   req.originalUrl = url
   req.baseUrl = mount.base
   req.url = remainder(url, mount.segments, mount.semicolon, mount.collapse)
@@ -280,7 +282,7 @@ const plugin: FastifyPluginAsync<Record<string, unknown>> = async (fastify, opts
     scope.removeAllContentTypeParsers()
     scope.addContentTypeParser('*', passThrough)
     const base = scope.prefix
-    const mount: Mount = { handle, base, segments: base === '' ? 0 : base.split('/').length - 1, ...flags }
+    const mount: Mount = { handle, base, segments: base === '' ? 0 : base.split('/').length - 1, ...flags, extra: null }
     const handler = function (request: FastifyRequest, reply: FastifyReply): void { run(mount, request, reply) }
     const method = scope.supportedMethods as HTTPMethods[]
     // The router does the matching, so a guard on this scope sees exactly what the app gets.

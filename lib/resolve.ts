@@ -201,6 +201,7 @@ function countList (v: ProxyView, plan: Plan, value: string): void {
   const list = rightEntries(value, plan.for)
   if (list.length < plan.for) return
   const nodes: Ip[] = []
+  let client: Ip | typeof UNKNOWN = UNKNOWN
   for (let i = 0; i < plan.for; i++) {
     const node = parseNode(list[i])
     if (node === null) {
@@ -208,10 +209,10 @@ function countList (v: ProxyView, plan: Plan, value: string): void {
       return
     }
     if (node !== UNKNOWN) nodes.push(node)
+    client = node
   }
-  const client = parseNode(list[plan.for - 1])
   for (const node of nodes) v.addHop(node.text)
-  if (client !== UNKNOWN) v.ip = (client as Ip).text
+  if (client !== UNKNOWN) v.ip = client.text
 }
 
 function clientHeader (v: ProxyView, plan: Plan, raw: string): void {

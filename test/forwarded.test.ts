@@ -1,5 +1,5 @@
 import { test } from 'tap'
-import { rightEntries, entryFromRight, parseForwarded, MAX_ENTRIES, type ForwardedElement } from '../lib/forwarded'
+import { rightEntries, parseForwarded, MAX_ENTRIES, type ForwardedElement } from '../lib/forwarded'
 
 test('MAX_ENTRIES', async (t) => {
   t.equal(MAX_ENTRIES, 32)
@@ -46,7 +46,7 @@ test('rightEntries: a 16 KiB header', async (t) => {
   t.same(rightEntries(' '.repeat(16 * 1024) + 'a', MAX_ENTRIES), ['a'])
 })
 
-test('entryFromRight', async (t) => {
+test('rightEntries: the nth entry from the right, none when the list is shorter', async (t) => {
   const table: Array<[string, number, string | undefined]> = [
     ['a, b, c', 1, 'c'],
     ['a, b, c', 2, 'b'],
@@ -58,7 +58,10 @@ test('entryFromRight', async (t) => {
     ['', 1, undefined],
     [',,', 1, undefined]
   ]
-  for (const [value, n, expected] of table) t.equal(entryFromRight(value, n), expected, `${JSON.stringify(value)} #${n}`)
+  for (const [value, n, expected] of table) {
+    const list = rightEntries(value, n)
+    t.equal(list.length >= n ? list[n - 1] : undefined, expected, `${JSON.stringify(value)} #${n}`)
+  }
 })
 
 test('parseForwarded: RFC 7239 examples and valid syntax', async (t) => {
