@@ -36,3 +36,8 @@ export function show (value: unknown): string {
 export const FST_ERR_PROXY_FIX_UPGRADE_REFUSED = createError<[]>(
   'FST_ERR_PROXY_FIX_UPGRADE_REFUSED',
   'WebSocket upgrades are not passed to a mounted app: attach the WebSocket server to the HTTP server instead', 501)
+
+/** Throws FST_ERR_PROXY_FIX_INVALID_OPTION naming the option and (a short form of) the value. */
+export function invalidOption (option: string, value: unknown, why: string): never {
+  throw new FST_ERR_PROXY_FIX_INVALID_OPTION(option, show(value), why)
+}

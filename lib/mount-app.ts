@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, HTTPMethods } from 'fastify'
 import { ServerResponse, type IncomingMessage } from 'node:http'
 import fp from 'fastify-plugin'
-import { FST_ERR_PROXY_FIX_INVALID_OPTION, FST_ERR_PROXY_FIX_UPGRADE_REFUSED, show } from './errors'
+import { FST_ERR_PROXY_FIX_UPGRADE_REFUSED, invalidOption, show } from './errors'
 import { compileOptions, type Plan } from './options'
 import { attach, kView, planHeaders, viewOf } from './state'
 
@@ -60,33 +60,29 @@ function setCorrected (req: Raw, c: Corrected): void {
   req.hostname = c.hostname
 }
 
-function fail (option: string, value: unknown, why: string): never {
-  throw new FST_ERR_PROXY_FIX_INVALID_OPTION(option, show(value), why)
-}
-
 function checkApp (app: unknown): MountHandler {
   if (typeof app === 'function') {
-    if (app.length < 2) fail('app', app, 'must take (req, res, next): a function with fewer than 2 parameters is not a Connect handler')
+    if (app.length < 2) invalidOption('app', app, 'must take (req, res, next): a function with fewer than 2 parameters is not a Connect handler')
     return app as MountHandler
   }
   if (app !== null && typeof app === 'object' && typeof (app as { handle?: unknown }).handle === 'function') {
     const target = app as { handle: MountHandler }
     return (req, res, next) => target.handle(req, res, next)
   }
-  return fail('app', app, 'must be an Express or Connect app, a (req, res, next) function, or an object with a handle method')
+  return invalidOption('app', app, 'must be an Express or Connect app, a (req, res, next) function, or an object with a handle method')
 }
 
 /** A literal path: '/', or '/' + segments of unreserved characters, no dot segments or patterns. */
 export function checkPrefix (prefix: unknown): string {
   if (prefix === undefined) return '/'
-  if (typeof prefix !== 'string' || prefix.charCodeAt(0) !== 47) fail('prefix', prefix, 'must be a path starting with "/"')
+  if (typeof prefix !== 'string' || prefix.charCodeAt(0) !== 47) invalidOption('prefix', prefix, 'must be a path starting with "/"')
   if (prefix === '/') return prefix
-  if (prefix.endsWith('/')) fail('prefix', prefix, 'must not end with "/" (the mount matches "/prefix" and "/prefix/...")')
+  if (prefix.endsWith('/')) invalidOption('prefix', prefix, 'must not end with "/" (the mount matches "/prefix" and "/prefix/...")')
   for (const segment of prefix.slice(1).split('/')) {
-    if (segment === '') fail('prefix', prefix, 'must not contain an empty segment ("//")')
-    if (segment === '.' || segment === '..') fail('prefix', prefix, 'must not contain "." or ".." segments')
+    if (segment === '') invalidOption('prefix', prefix, 'must not contain an empty segment ("//")')
+    if (segment === '.' || segment === '..') invalidOption('prefix', prefix, 'must not contain "." or ".." segments')
     if (!SEGMENT.test(segment)) {
-      fail('prefix', prefix, 'must be a literal path: letters, digits and - . _ ~ ! $ & \' + , @ only (no %, *, :, ;, ? or patterns)')
+      invalidOption('prefix', prefix, 'must be a literal path: letters, digits and - . _ ~ ! $ & \' + , @ only (no %, *, :, ;, ? or patterns)')
     }
   }
   return prefix

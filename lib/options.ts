@@ -1,4 +1,4 @@
-import { FST_ERR_PROXY_FIX_INVALID_OPTION, FST_ERR_PROXY_FIX_TRUST_ALL_REFUSED, show } from './errors'
+import { FST_ERR_PROXY_FIX_TRUST_ALL_REFUSED, invalidOption } from './errors'
 import { MAX_ENTRIES } from './forwarded'
 import { parseHost } from './host'
 import { compileCount, compileFunction, compileList, TRUST_ALL, TRUST_OFF, type Trust, type TrustError } from './trust'
@@ -83,10 +83,6 @@ const OWN: Record<PluginName, string[]> = {
   mountApp: ['app', 'prefix']
 }
 
-function fail (option: string, value: unknown, why: string): never {
-  throw new FST_ERR_PROXY_FIX_INVALID_OPTION(option, show(value), why)
-}
-
 function isCount (v: unknown): v is number {
   return typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= MAX_ENTRIES
 }
@@ -102,7 +98,7 @@ function compileTrust (value: unknown, plugin: PluginName): Trust {
     return TRUST_ALL
   }
   if (typeof value === 'number') {
-    if (!isCount(value)) fail('trust', value, `is not a hop count (an integer from 0 to ${MAX_ENTRIES})`)
+    if (!isCount(value)) invalidOption('trust', value, `is not a hop count (an integer from 0 to ${MAX_ENTRIES})`)
     return value === 0 ? TRUST_OFF : compileCount(value)
   }
   if (typeof value === 'function') return compileFunction(value as (a: string, h: number) => boolean)
@@ -112,24 +108,24 @@ function compileTrust (value: unknown, plugin: PluginName): Trust {
     } catch (err) {
       // compileList throws only TrustError
       const e = err as TrustError
-      fail('trust', e.entry, e.message)
+      invalidOption('trust', e.entry, e.message)
     }
   }
-  return fail('trust', value, 'must be an address list, a hop count, a function, true or false')
+  return invalidOption('trust', value, 'must be an address list, a hop count, a function, true or false')
 }
 
 function compileAllowedHosts (value: unknown): ((hostname: string) => boolean) | null {
   if (value === undefined) return null
   const list = typeof value === 'string' ? value.split(',').map((s) => s.trim()) : value
-  if (!Array.isArray(list) || list.length === 0) fail('allowedHosts', value, 'must be a non-empty list of host names')
+  if (!Array.isArray(list) || list.length === 0) invalidOption('allowedHosts', value, 'must be a non-empty list of host names')
   const exact = new Set<string>()
   const suffixes: string[] = []
   for (const item of list) {
-    if (typeof item !== 'string') fail('allowedHosts', item, 'is not a string')
+    if (typeof item !== 'string') invalidOption('allowedHosts', item, 'is not a string')
     const name = item.toLowerCase()
     const bare = name.startsWith('.') ? name.slice(1) : name
     const parsed = parseHost(bare)
-    if (parsed === null || parsed.port !== null) fail('allowedHosts', item, 'is not a host name or ".domain" suffix')
+    if (parsed === null || parsed.port !== null) invalidOption('allowedHosts', item, 'is not a host name or ".domain" suffix')
     if (name.startsWith('.')) {
       suffixes.push(name)
       exact.add(bare)
@@ -148,23 +144,23 @@ function compileAllowedHosts (value: unknown): ((hostname: string) => boolean) |
 /** Validates options for one plugin and compiles them. Throws FST_ERR_PROXY_FIX_* at registration. */
 export function compileOptions (input: unknown, plugin: PluginName): Plan {
   if (input === null || typeof input !== 'object' || Array.isArray(input)) {
-    fail(plugin, input, 'options must be an object')
+    invalidOption(plugin, input, 'options must be an object')
   }
   const opts = input as Record<string, unknown>
   const own = OWN[plugin]
   for (const key of Object.keys(opts)) {
-    if (!SHARED.has(key) && !own.includes(key)) fail(key, opts[key], `is not an option of ${plugin}`)
+    if (!SHARED.has(key) && !own.includes(key)) invalidOption(key, opts[key], `is not an option of ${plugin}`)
   }
   const trust = compileTrust(opts.trust, plugin)
   const counting = trust.kind === 'count'
   const counts: Record<Field, number> = { for: 1, proto: 1, host: 1, port: 1, prefix: 1 }
 
   if (opts.hops !== undefined) {
-    if (!counting) fail('hops', opts.hops, 'needs a numeric trust (a hop count)')
-    if (opts.hops === null || typeof opts.hops !== 'object' || Array.isArray(opts.hops)) fail('hops', opts.hops, 'must be an object')
+    if (!counting) invalidOption('hops', opts.hops, 'needs a numeric trust (a hop count)')
+    if (opts.hops === null || typeof opts.hops !== 'object' || Array.isArray(opts.hops)) invalidOption('hops', opts.hops, 'must be an object')
     for (const [k, v] of Object.entries(opts.hops)) {
-      if (!(FIELDS as readonly string[]).includes(k)) fail(`hops.${k}`, v, 'is not a field (for, proto, host, port, prefix)')
-      if (!isCount(v)) fail(`hops.${k}`, v, `is not a hop count (an integer from 0 to ${MAX_ENTRIES})`)
+      if (!(FIELDS as readonly string[]).includes(k)) invalidOption(`hops.${k}`, v, 'is not a field (for, proto, host, port, prefix)')
+      if (!isCount(v)) invalidOption(`hops.${k}`, v, `is not a hop count (an integer from 0 to ${MAX_ENTRIES})`)
     }
   }
   if (counting) {
@@ -172,28 +168,28 @@ export function compileOptions (input: unknown, plugin: PluginName): Plan {
     for (const f of FIELDS) counts[f] = hops[f] ?? trust.count
   }
   if (opts.fields !== undefined) {
-    if (counting) fail('fields', opts.fields, 'does not go with a numeric trust: use hops')
+    if (counting) invalidOption('fields', opts.fields, 'does not go with a numeric trust: use hops')
     const list = typeof opts.fields === 'string' ? opts.fields.split(',').map((s) => s.trim()) : opts.fields
-    if (!Array.isArray(list)) fail('fields', opts.fields, 'must be a list of for, proto, host, port, prefix')
+    if (!Array.isArray(list)) invalidOption('fields', opts.fields, 'must be a list of for, proto, host, port, prefix')
     for (const f of FIELDS) counts[f] = 0
     for (const f of list) {
-      if (!(FIELDS as readonly unknown[]).includes(f)) fail('fields', f, 'is not a field (for, proto, host, port, prefix)')
+      if (!(FIELDS as readonly unknown[]).includes(f)) invalidOption('fields', f, 'is not a field (for, proto, host, port, prefix)')
       counts[f as Field] = 1
     }
   }
   for (const key of ['forwarded', 'strict'] as const) {
-    if (opts[key] !== undefined && typeof opts[key] !== 'boolean') fail(key, opts[key], 'must be true or false')
+    if (opts[key] !== undefined && typeof opts[key] !== 'boolean') invalidOption(key, opts[key], 'must be true or false')
   }
   let clientIpHeader: string | null = null
   if (opts.clientIpHeader !== undefined) {
-    if (typeof opts.clientIpHeader !== 'string' || !TOKEN.test(opts.clientIpHeader)) fail('clientIpHeader', opts.clientIpHeader, 'is not a header name')
+    if (typeof opts.clientIpHeader !== 'string' || !TOKEN.test(opts.clientIpHeader)) invalidOption('clientIpHeader', opts.clientIpHeader, 'is not a header name')
     clientIpHeader = opts.clientIpHeader.toLowerCase()
   }
   let header: string | null = null
   if (plugin === 'hostRewrite') {
-    if (typeof opts.header !== 'string' || !TOKEN.test(opts.header)) fail('header', opts.header, 'must be a header name, such as "x-fhost"')
+    if (typeof opts.header !== 'string' || !TOKEN.test(opts.header)) invalidOption('header', opts.header, 'must be a header name, such as "x-fhost"')
     header = opts.header.toLowerCase()
-    if (header === 'host' || header === ':authority') fail('header', opts.header, 'must be a header set by the proxy, not Host itself')
+    if (header === 'host' || header === ':authority') invalidOption('header', opts.header, 'must be a header set by the proxy, not Host itself')
   }
   const allowedHosts = compileAllowedHosts(opts.allowedHosts)
   const strict = opts.strict === true
@@ -215,7 +211,7 @@ export function compileOptions (input: unknown, plugin: PluginName): Plan {
 export function compileRouteOptions (base: Plan, override: unknown): Plan {
   if (override === false) return { ...base, trust: TRUST_OFF, allowedHosts: null, guard: false, options: base.options }
   if (override === null || typeof override !== 'object' || Array.isArray(override)) {
-    fail(`config.${base.plugin}`, override, 'must be false or an options object')
+    invalidOption(`config.${base.plugin}`, override, 'must be false or an options object')
   }
   const merged: Record<string, unknown> = { ...base.options, ...override }
   // A route that picks a new trust form does not inherit options tied to the old one.
