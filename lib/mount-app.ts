@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest,
 import { ServerResponse, type IncomingMessage } from 'node:http'
 import fp from 'fastify-plugin'
 import { FST_ERR_PROXY_FIX_UPGRADE_REFUSED, invalidOption, show } from './errors'
+import { isExpressApp, takeOver, type ExpressResponse } from './express-send'
 import { compileOptions, type Plan } from './options'
 import { attach, kView, planHeaders, viewOf } from './state'
 
@@ -27,6 +28,8 @@ interface Corrected {
 
 interface Mount {
   handle: MountHandler
+  /** An Express app: its res.send is finished by Fastify (see express-send.ts). */
+  express: boolean
   /** The full mount path (scope prefix + mount prefix), '' at the root. */
   base: string
   segments: number
@@ -150,20 +153,34 @@ function correctedOf (request: FastifyRequest): Corrected {
  * The headers the app sees: forwarded headers are never passed on as sent. Host carries the
  * corrected host, and X-Forwarded-For / -Proto / -Host are written back with the corrected values
  * only when they differ from what the socket alone says (that is, a trusted proxy supplied them).
+ * With nothing to strip or write (a direct client), the headers are passed on as they are.
  */
-function rewriteHeaders (request: FastifyRequest, c: Corrected, extra: string[]): IncomingMessage['headers'] {
-  const raw = request.raw
+function rewriteHeaders (raw: IncomingMessage, c: Corrected, extra: string[]): IncomingMessage['headers'] {
   const source = raw.headers
+  const encrypted = (raw.socket as { encrypted?: boolean }).encrypted === true
+  const proto = c.protocol !== (encrypted ? 'https' : 'http')
+  const host = c.host !== (source.host ?? '')
+  if (!proto && !host && c.ips.length === 0 && !carries(source, extra)) return source
   const headers: IncomingMessage['headers'] = {}
   for (const name in source) {
     if (!STRIP.has(name) && !extra.includes(name)) headers[name] = source[name]
   }
   if (c.host !== '') headers.host = c.host
   if (c.ips.length > 0) headers['x-forwarded-for'] = c.ips.join(', ')
-  const encrypted = (raw.socket as { encrypted?: boolean }).encrypted === true
-  if (c.protocol !== (encrypted ? 'https' : 'http')) headers['x-forwarded-proto'] = c.protocol
-  if (c.host !== (source.host ?? '')) headers['x-forwarded-host'] = c.host
+  if (proto) headers['x-forwarded-proto'] = c.protocol
+  if (host) headers['x-forwarded-host'] = c.host
   return headers
+}
+
+function carries (headers: IncomingMessage['headers'], extra: string[]): boolean {
+  for (const name of STRIP) if (headers[name] !== undefined) return true
+  for (const name of extra) if (headers[name] !== undefined) return true
+  return false
+}
+
+/** A throw or a rejection is an error even when its reason is empty. */
+function failure (err: unknown): unknown {
+  return err ?? new Error('The mounted app failed without a reason')
 }
 
 /**
@@ -207,19 +224,31 @@ function run (mount: Mount, request: FastifyRequest, reply: FastifyReply): void 
   const preset = res.getHeaderNames()
 
   setCorrected(req, values)
-  req.headers = rewriteHeaders(request, values, mount.extra ??= planHeaders(request))
+  req.headers = rewriteHeaders(req, values, mount.extra ??= planHeaders(request))
   req.originalUrl = url
   req.baseUrl = mount.base
   req.url = remainder(url, mount.segments, mount.semicolon, mount.collapse)
   const set = reply.getHeaders()
   for (const name in set) res.setHeader(name, set[name] as string | number | string[])
-
   const restore = (): void => {
     req.url = url
     req.headers = headers
   }
-  // Before Fastify's own 'finish' listener, so onResponse hooks see request.url as it was.
-  res.prependListener('finish', restore)
+  // Fastify's url and headers are back as the response ends, so its onSend and onResponse hooks
+  // see them. (A 'finish' listener would do too, but costs more than the whole mount otherwise.)
+  const end = res.end as (...args: unknown[]) => ServerResponse
+  res.end = function (this: ServerResponse, ...args: unknown[]) {
+    restore()
+    return end.apply(this, args)
+  } as ServerResponse['end']
+  if (mount.express) {
+    (res as ExpressResponse).send = function send (this: ExpressResponse, ...args: unknown[]) {
+      if (args.length !== 1 || !takeOver(req, this, args[0])) return (Object.getPrototypeOf(this) as ExpressResponse).send.apply(this, args)
+      restore()
+      reply.send(args[0])
+      return this
+    }
+  }
 
   let settled = false
   const next: MountNext = (err) => {
@@ -234,8 +263,9 @@ function run (mount: Mount, request: FastifyRequest, reply: FastifyReply): void 
       }
       return
     }
-    res.removeListener('finish', restore)
     restore()
+    delete (res as Partial<ServerResponse>).end
+    if (mount.express) delete (res as Partial<ExpressResponse>).send
     Object.setPrototypeOf(req, reqProto)
     Object.setPrototypeOf(res, resProto)
     res.statusCode = status
@@ -247,13 +277,11 @@ function run (mount: Mount, request: FastifyRequest, reply: FastifyReply): void 
     }
   }
 
-  // A throw or a rejection is an error even when its reason is empty.
-  const failWith = (err: unknown): void => next(err ?? new Error('The mounted app failed without a reason'))
   try {
     const result = mount.handle(req, res, next) as PromiseLike<unknown> | undefined
-    if (result !== null && typeof result === 'object' && typeof result.then === 'function') result.then(undefined, failWith)
+    if (result !== null && typeof result === 'object' && typeof result.then === 'function') result.then(undefined, (err) => next(failure(err)))
   } catch (err) {
-    failWith(err)
+    next(failure(err))
   }
 }
 
@@ -265,6 +293,7 @@ function passThrough (_request: FastifyRequest, _payload: unknown, done: (err: E
 const plugin: FastifyPluginAsync<Record<string, unknown>> = async (fastify, opts) => {
   compileOptions(opts, 'mountApp')
   const handle = checkApp(opts.app)
+  const express = isExpressApp(opts.app)
   const prefix = checkPrefix(opts.prefix)
   const { app: _app, prefix: _prefix, ...shared } = opts
   const own: Plan | null = Object.keys(shared).length > 0 ? compileOptions(shared, 'proxyFix') : null
@@ -278,7 +307,7 @@ const plugin: FastifyPluginAsync<Record<string, unknown>> = async (fastify, opts
     scope.removeAllContentTypeParsers()
     scope.addContentTypeParser('*', passThrough)
     const base = scope.prefix
-    const mount: Mount = { handle, base, segments: base === '' ? 0 : base.split('/').length - 1, ...flags, extra: null }
+    const mount: Mount = { handle, express, base, segments: base === '' ? 0 : base.split('/').length - 1, ...flags, extra: null }
     const handler = function (request: FastifyRequest, reply: FastifyReply): void { run(mount, request, reply) }
     const method = scope.supportedMethods as HTTPMethods[]
     // The router does the matching, so a guard on this scope sees exactly what the app gets.

@@ -1,0 +1,81 @@
+import * as crypto from 'node:crypto'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+
+/** The parts of an Express app and of its response that the send path reads. */
+interface ExpressApp {
+  get: (setting: string) => unknown
+}
+export type ExpressResponse = ServerResponse & { app?: ExpressApp, send: (...args: unknown[]) => unknown }
+type OneShot = (algorithm: string, data: string | Buffer, encoding: 'base64') => string
+
+/** A content type that Express's setCharset(type, 'utf-8') would return unchanged. */
+const UTF8_TYPE = /^[!#$%&'*+.^_`|~0-9a-z-]+\/[!#$%&'*+.^_`|~0-9a-z-]+; charset=utf-8$/
+const HTML = 'text/html; charset=utf-8'
+const OCTET = 'application/octet-stream'
+const EMPTY_TAG = '"0-2jmj7l5rSw0yVb/vlWAYkK/YBwk"'
+
+/** True for an Express 4 or 5 application (not a Router, which never takes over `res`). */
+export function isExpressApp (app: unknown): boolean {
+  const candidate = app as { set?: unknown, get?: unknown, response?: { send?: unknown } }
+  return typeof app === 'function' && typeof candidate.set === 'function' && typeof candidate.get === 'function' &&
+    typeof candidate.response?.send === 'function'
+}
+
+/** SHA-1 in base64; crypto.hash (Node 20.12+) skips the Hash object, which costs more than hashing a small body. */
+export function sha1With (oneShot: OneShot | undefined): (data: string | Buffer) => string {
+  if (oneShot !== undefined) return (data) => oneShot('sha1', data, 'base64')
+  return (data) => crypto.createHash('sha1').update(data).digest('base64')
+}
+
+const sha1 = sha1With((crypto as { hash?: OneShot }).hash)
+
+/** The ETag of the `etag` package, which Express's `etag: true | 'weak' | 'strong'` settings use, byte for byte. */
+export function entityTag (body: string | Buffer, weak: boolean): string {
+  const tag = body.length === 0
+    ? EMPTY_TAG
+    : '"' + Buffer.byteLength(body).toString(16) + '-' + sha1(body).slice(0, 27) + '"'
+  return weak ? 'W/' + tag : tag
+}
+
+/**
+ * Takes over Express's res.send for its common case: a string or Buffer body, no conditional
+ * request, no HEAD, no 204/205/304. It sets the headers Express would (Content-Type, and ETag by
+ * the app's `etag` setting, byte for byte), and the caller hands the body to Fastify's reply.send,
+ * which writes it in one piece. Returns false, having changed nothing, for every other case, which
+ * Express's own send then answers exactly as it would alone.
+ */
+export function takeOver (req: IncomingMessage, res: ExpressResponse, body: unknown): boolean {
+  const status = res.statusCode
+  if (res.headersSent || req.method === 'HEAD' || status === 204 || status === 205 || status === 304) return false
+  // Express answers these with 304 when fresh; its own send does that check.
+  if (req.headers['if-none-match'] !== undefined || req.headers['if-modified-since'] !== undefined) return false
+  if (res.getHeader('transfer-encoding') !== undefined) return false
+  const app = res.app
+  if (app === undefined) return false
+  const type = res.getHeader('content-type')
+  let setType: string | undefined
+  if (typeof body === 'string') {
+    if (type === undefined) setType = HTML
+    else if (typeof type !== 'string' || !UTF8_TYPE.test(type)) return false
+  } else if (Buffer.isBuffer(body)) {
+    if (type === undefined) setType = OCTET
+  } else {
+    return false
+  }
+  let tag: unknown
+  if (res.getHeader('etag') === undefined) {
+    const setting = app.get('etag')
+    if (setting === true || setting === 'weak' || setting === 'strong') {
+      tag = entityTag(body, setting !== 'strong')
+    } else if (typeof setting === 'function') {
+      // Express hands a custom generator the body as a Buffer and no encoding.
+      tag = (app.get('etag fn') as (b: Buffer, e: undefined) => unknown)(typeof body === 'string' ? Buffer.from(body) : body, undefined)
+    } else if (setting !== false) {
+      return false
+    }
+  }
+  if (setType !== undefined) res.setHeader('Content-Type', setType)
+  // Express's res.set: a truthy tag is written as a string (or strings).
+  if (tag !== undefined && tag !== null && tag !== false && tag !== '' && tag !== 0) res.setHeader('ETag', Array.isArray(tag) ? tag.map(String) : String(tag))
+  return true
+}
