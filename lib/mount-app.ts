@@ -38,6 +38,8 @@ interface Mount {
   /** The plans' own header names (clientIpHeader, hostRewrite's header), found on first use: the
    * mount's routes share one scope, and plans can not change once the server is ready. */
   extra: string[] | null
+  /** Whether Fastify's getters are needed for its values (see fastifyDerives); found on first use. */
+  getters: boolean | null
 }
 
 type Raw = IncomingMessage & Record<string | symbol, unknown>
@@ -133,20 +135,50 @@ function originForm (url: string): string {
   return url.slice(slash)
 }
 
-function correctedOf (request: FastifyRequest): Corrected {
+function correctedOf (request: FastifyRequest, mount: Mount): Corrected {
   if ((request as unknown as Record<symbol, unknown>)[kView] !== undefined) {
     const view = viewOf(request)
     return { ip: view.ip, ips: view.ips.slice(1).reverse(), protocol: view.protocol, host: view.host, hostname: view.hostname }
   }
   // No proxyFix in this scope and no options on the mount: Fastify's own values.
-  const ips = request.ips
-  return {
-    ip: request.ip,
-    ips: ips === undefined ? [] : ips.slice(1).reverse(),
-    protocol: request.protocol as 'http' | 'https',
-    host: request.host,
-    hostname: request.hostname
+  mount.getters ??= fastifyDerives(request)
+  if (mount.getters) {
+    const ips = request.ips
+    return {
+      ip: request.ip,
+      ips: ips === undefined ? [] : ips.slice(1).reverse(),
+      protocol: request.protocol as 'http' | 'https',
+      host: request.host,
+      hostname: request.hostname
+    }
   }
+  // Without trustProxy or a plugin's getters, Fastify's values are the socket's and the Host
+  // header's; reading them here skips five getter calls on every request.
+  const raw = request.raw
+  const host = raw.headers.host ?? (raw.headers[':authority'] as string | undefined) ?? ''
+  return {
+    ip: raw.socket.remoteAddress,
+    ips: [],
+    protocol: (raw.socket as { encrypted?: boolean }).encrypted === true ? 'https' : 'http',
+    host,
+    hostname: hostnameOf(host)
+  }
+}
+
+/** Fastify's request.hostname for a Host value: a bracketed IPv6 literal, or the part before ':'. */
+function hostnameOf (host: string): string {
+  if (host.charCodeAt(0) === 91) return host.slice(0, host.indexOf(']') + 1)
+  const colon = host.indexOf(':')
+  return colon === -1 ? host : host.slice(0, colon)
+}
+
+/**
+ * Whether Fastify's request getters say more than the socket: its trustProxy (which Fastify
+ * counts as an `ip` decorator) or a plugin's own getters.
+ */
+function fastifyDerives (request: FastifyRequest): boolean {
+  const server = request.server
+  return ['ip', 'ips', 'host', 'hostname', 'protocol'].some((name) => server.hasRequestDecorator(name))
 }
 
 /**
@@ -214,7 +246,7 @@ function run (mount: Mount, request: FastifyRequest, reply: FastifyReply): void 
     return
   }
   // The view is computed (and cached) from the headers as sent, before they are rewritten.
-  const values = correctedOf(request)
+  const values = correctedOf(request, mount)
   const url = req.url as string
   const headers = req.headers
   const reqProto = Object.getPrototypeOf(req)
@@ -244,6 +276,12 @@ function run (mount: Mount, request: FastifyRequest, reply: FastifyReply): void 
   if (mount.express) {
     (res as ExpressResponse).send = function send (this: ExpressResponse, ...args: unknown[]) {
       if (args.length !== 1 || !takeOver(req, this, args[0])) return (Object.getPrototypeOf(this) as ExpressResponse).send.apply(this, args)
+      // Fastify writes its reply's headers over the response's: where the app replaced one that a
+      // Fastify hook set, the app's value has to win, as it does when the app writes.
+      for (const name of this.getHeaderNames()) {
+        const value = this.getHeader(name) as string | number | string[]
+        if (reply.getHeader(name) !== value) reply.header(name, value)
+      }
       restore()
       reply.send(args[0])
       return this
@@ -307,7 +345,7 @@ const plugin: FastifyPluginAsync<Record<string, unknown>> = async (fastify, opts
     scope.removeAllContentTypeParsers()
     scope.addContentTypeParser('*', passThrough)
     const base = scope.prefix
-    const mount: Mount = { handle, express, base, segments: base === '' ? 0 : base.split('/').length - 1, ...flags, extra: null }
+    const mount: Mount = { handle, express, base, segments: base === '' ? 0 : base.split('/').length - 1, ...flags, extra: null, getters: null }
     const handler = function (request: FastifyRequest, reply: FastifyReply): void { run(mount, request, reply) }
     const method = scope.supportedMethods as HTTPMethods[]
     // The router does the matching, so a guard on this scope sees exactly what the app gets.
