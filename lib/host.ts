@@ -46,14 +46,16 @@ export function parseHost (value: string): HostParts | null {
   return { host: value, hostname: value.slice(0, nameEnd), port }
 }
 
+/** The hostname part of a Host value, as Fastify's request.hostname reads it: a bracketed IPv6 literal, or the part before ':'. */
+export function hostnameOf (host: string): string {
+  if (host.charCodeAt(0) === 91) return host.slice(0, host.indexOf(']') + 1)
+  const colon = host.indexOf(':')
+  return colon === -1 ? host : host.slice(0, colon)
+}
+
 /** Fastify's own reading of a Host header, kept for the socket's view (request.js semantics). */
 export function splitHost (host: string): HostParts {
-  let hostname: string
-  if (host.charCodeAt(0) === 91) hostname = host.slice(0, host.indexOf(']') + 1)
-  else {
-    const colon = host.indexOf(':')
-    hostname = colon === -1 ? host : host.slice(0, colon)
-  }
+  const hostname = hostnameOf(host)
   let port: number | null = null
   let i = host.length
   while (i > 0) {

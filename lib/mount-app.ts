@@ -4,6 +4,7 @@ import fp from 'fastify-plugin'
 import { FST_ERR_PROXY_FIX_UPGRADE_REFUSED, invalidOption, show } from './errors'
 import { isExpressApp, takeOver, type ExpressResponse } from './express-send'
 import { compileOptions, type Plan } from './options'
+import { hostnameOf } from './host'
 import { attach, kView, planHeaders, viewOf } from './state'
 
 /** Connect's `next`: no argument (or 'route' / 'router') falls through; anything else is an error. */
@@ -163,13 +164,6 @@ function correctedOf (request: FastifyRequest, mount: Mount): Corrected {
     host,
     hostname: hostnameOf(host)
   }
-}
-
-/** Fastify's request.hostname for a Host value: a bracketed IPv6 literal, or the part before ':'. */
-function hostnameOf (host: string): string {
-  if (host.charCodeAt(0) === 91) return host.slice(0, host.indexOf(']') + 1)
-  const colon = host.indexOf(':')
-  return colon === -1 ? host : host.slice(0, colon)
 }
 
 /**
