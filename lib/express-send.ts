@@ -38,13 +38,13 @@ export function entityTag (body: string | Buffer, weak: boolean): string {
 }
 
 /**
- * Takes over Express's res.send for its common case: a string or Buffer body, no conditional
- * request, no HEAD, no 204/205/304. It sets the headers Express would (Content-Type, and ETag by
- * the app's `etag` setting, byte for byte), and the caller hands the body to Fastify's reply.send,
- * which writes it in one piece. Returns false, having changed nothing, for every other case, which
- * Express's own send then answers exactly as it would alone.
+ * Express's res.send for its common case: a string or Buffer body, no conditional request, no
+ * HEAD, no 204/205/304. It sets the headers Express would (Content-Type, Content-Length, and the
+ * ETag of the app's `etag fn`, byte for byte) and ends the response, as Express does, but hashes
+ * the body without copying it and writes a string body with the head in one piece. Returns false,
+ * having changed nothing, for every other case, which Express's own send then answers.
  */
-export function takeOver (req: IncomingMessage, res: ExpressResponse, body: unknown): boolean {
+export function sendDirect (req: IncomingMessage, res: ExpressResponse, body: unknown): boolean {
   const status = res.statusCode
   if (res.headersSent || req.method === 'HEAD' || status === 204 || status === 205 || status === 304) return false
   // Express answers these with 304 when fresh; its own send does that check.
@@ -64,18 +64,20 @@ export function takeOver (req: IncomingMessage, res: ExpressResponse, body: unkn
   }
   let tag: unknown
   if (res.getHeader('etag') === undefined) {
-    const setting = app.get('etag')
-    if (setting === true || setting === 'weak' || setting === 'strong') {
-      tag = entityTag(body, setting !== 'strong')
-    } else if (typeof setting === 'function') {
-      // Express hands a custom generator the body as a Buffer and no encoding.
-      tag = (app.get('etag fn') as (b: Buffer, e: undefined) => unknown)(typeof body === 'string' ? Buffer.from(body) : body, undefined)
-    } else if (setting !== false) {
-      return false
+    const generate = app.get('etag fn') as ((b: Buffer, e: undefined) => unknown) | undefined
+    if (typeof generate === 'function') {
+      const setting = app.get('etag')
+      // Express's own generators (`etag: true | 'weak' | 'strong'`) give exactly entityTag(); any
+      // other is handed the body as a Buffer and no encoding, as Express does.
+      tag = generate.name === 'generateETag' && (setting === true || setting === 'weak' || setting === 'strong')
+        ? entityTag(body, setting !== 'strong')
+        : generate(typeof body === 'string' ? Buffer.from(body) : body, undefined)
     }
   }
   if (setType !== undefined) res.setHeader('Content-Type', setType)
+  res.setHeader('Content-Length', String(Buffer.byteLength(body)))
   // Express's res.set: a truthy tag is written as a string (or strings).
-  if (tag !== undefined && tag !== null && tag !== false && tag !== '' && tag !== 0) res.setHeader('ETag', Array.isArray(tag) ? tag.map(String) : String(tag))
+  if (tag) res.setHeader('ETag', Array.isArray(tag) ? tag.map(String) : String(tag))
+  res.end(body)
   return true
 }

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest,
 import { ServerResponse, type IncomingMessage } from 'node:http'
 import fp from 'fastify-plugin'
 import { FST_ERR_PROXY_FIX_UPGRADE_REFUSED, invalidOption, show } from './errors'
-import { isExpressApp, takeOver, type ExpressResponse } from './express-send'
+import { isExpressApp, sendDirect, type ExpressResponse } from './express-send'
 import { compileOptions, type Plan } from './options'
 import { hostnameOf } from './host'
 import { attach, kView, planHeaders, viewOf } from './state'
@@ -29,7 +29,7 @@ interface Corrected {
 
 interface Mount {
   handle: MountHandler
-  /** An Express app: its res.send is finished by Fastify (see express-send.ts). */
+  /** An Express app: its res.send takes the direct path of express-send.ts when it can. */
   express: boolean
   /** The full mount path (scope prefix + mount prefix), '' at the root. */
   base: string
@@ -167,12 +167,11 @@ function correctedOf (request: FastifyRequest, mount: Mount): Corrected {
 }
 
 /**
- * Whether Fastify's request getters say more than the socket: its trustProxy (which Fastify
- * counts as an `ip` decorator) or a plugin's own getters.
+ * Whether Fastify's request getters say more than the socket: with trustProxy (or a plugin's
+ * trust), Fastify defines `ips`, which it otherwise leaves out.
  */
 function fastifyDerives (request: FastifyRequest): boolean {
-  const server = request.server
-  return ['ip', 'ips', 'host', 'hostname', 'protocol'].some((name) => server.hasRequestDecorator(name))
+  return request.server.hasRequestDecorator('ips')
 }
 
 /**
@@ -269,16 +268,8 @@ function run (mount: Mount, request: FastifyRequest, reply: FastifyReply): void 
   } as ServerResponse['end']
   if (mount.express) {
     (res as ExpressResponse).send = function send (this: ExpressResponse, ...args: unknown[]) {
-      if (args.length !== 1 || !takeOver(req, this, args[0])) return (Object.getPrototypeOf(this) as ExpressResponse).send.apply(this, args)
-      // Fastify writes its reply's headers over the response's: where the app replaced one that a
-      // Fastify hook set, the app's value has to win, as it does when the app writes.
-      for (const name of this.getHeaderNames()) {
-        const value = this.getHeader(name) as string | number | string[]
-        if (reply.getHeader(name) !== value) reply.header(name, value)
-      }
-      restore()
-      reply.send(args[0])
-      return this
+      if (args.length === 1 && sendDirect(req, this, args[0])) return this
+      return (Object.getPrototypeOf(this) as ExpressResponse).send.apply(this, args)
     }
   }
 
