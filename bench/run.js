@@ -18,7 +18,8 @@
 //    the servers' CPU time per request (info only: less skewed by the 2-core load generator).
 // 2. Resolver micro-benchmark: dist `resolve` vs proxy-addr `all()` on a 5-hop
 //    X-Forwarded-For chain (interleaved batches, median ns/op), plus one 16 KiB header.
-// 3. mountApp: bench/mount.js, run as a child process at the end (same pinning).
+// 3. mountApp: bench/mount.js, run as a child process at the end (same pinning; its pairs of
+//    servers are loaded at once, see there).
 //
 // Environment:
 //   BENCH_ROUNDS       HTTP rounds (default 7)
