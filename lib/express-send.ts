@@ -42,7 +42,8 @@ export function entityTag (body: string | Buffer, weak: boolean): string {
  * HEAD, no 204/205/304. It sets the headers Express would (Content-Type, Content-Length, and the
  * ETag of the app's `etag fn`, byte for byte) and ends the response, as Express does, but hashes
  * the body without copying it and writes a string body with the head in one piece. Returns false,
- * having changed nothing, for every other case, which Express's own send then answers.
+ * having changed nothing, for every other case, which Express's own send then answers. Falsy
+ * headers count as unset, as in Express.
  */
 export function sendDirect (req: IncomingMessage, res: ExpressResponse, body: unknown): boolean {
   const status = res.statusCode
@@ -58,26 +59,26 @@ export function sendDirect (req: IncomingMessage, res: ExpressResponse, body: un
     if (type === undefined) setType = HTML
     else if (typeof type !== 'string' || !UTF8_TYPE.test(type)) return false
   } else if (Buffer.isBuffer(body)) {
-    if (type === undefined) setType = OCTET
+    if (!type) setType = OCTET
   } else {
     return false
   }
-  let tag: unknown
-  if (res.getHeader('etag') === undefined) {
+  // In Express's order: the type and length are set before the ETag generator runs (and throws, if it does).
+  if (setType !== undefined) res.setHeader('Content-Type', setType)
+  res.setHeader('Content-Length', String(Buffer.byteLength(body)))
+  if (!res.getHeader('etag')) {
     const generate = app.get('etag fn') as ((b: Buffer, e: undefined) => unknown) | undefined
     if (typeof generate === 'function') {
       const setting = app.get('etag')
       // Express's own generators (`etag: true | 'weak' | 'strong'`) give exactly entityTag(); any
       // other is handed the body as a Buffer and no encoding, as Express does.
-      tag = generate.name === 'generateETag' && (setting === true || setting === 'weak' || setting === 'strong')
+      const tag = generate.name === 'generateETag' && (setting === true || setting === 'weak' || setting === 'strong')
         ? entityTag(body, setting !== 'strong')
         : generate(typeof body === 'string' ? Buffer.from(body) : body, undefined)
+      // Express's res.set: a truthy tag is written as a string (or strings).
+      if (tag) res.setHeader('ETag', Array.isArray(tag) ? tag.map(String) : String(tag))
     }
   }
-  if (setType !== undefined) res.setHeader('Content-Type', setType)
-  res.setHeader('Content-Length', String(Buffer.byteLength(body)))
-  // Express's res.set: a truthy tag is written as a string (or strings).
-  if (tag) res.setHeader('ETag', Array.isArray(tag) ? tag.map(String) : String(tag))
   res.end(body)
   return true
 }

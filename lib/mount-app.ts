@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, HTTPMethods } from 'fastify'
-import { ServerResponse, type IncomingMessage } from 'node:http'
+import { IncomingMessage, ServerResponse } from 'node:http'
 import fp from 'fastify-plugin'
 import { FST_ERR_PROXY_FIX_UPGRADE_REFUSED, invalidOption, show } from './errors'
 import { isExpressApp, sendDirect, type ExpressResponse } from './express-send'
@@ -147,7 +147,7 @@ function correctedOf (request: FastifyRequest, mount: Mount): Corrected {
     const ips = request.ips
     return {
       ip: request.ip,
-      ips: ips === undefined ? [] : ips.slice(1).reverse(),
+      ips: Array.isArray(ips) ? ips.slice(1).reverse() : [],
       protocol: request.protocol as 'http' | 'https',
       host: request.host,
       hostname: request.hostname
@@ -203,6 +203,12 @@ function carries (headers: IncomingMessage['headers'], extra: string[]): boolean
   return false
 }
 
+function setHeaders (req: Raw, headers: IncomingMessage['headers']): void {
+  if (req instanceof IncomingMessage) req.headers = headers
+  // Http2ServerRequest's headers has a getter only.
+  else Object.defineProperty(req, 'headers', { value: headers, writable: true, configurable: true, enumerable: true })
+}
+
 /** A throw or a rejection is an error even when its reason is empty. */
 function failure (err: unknown): unknown {
   return err ?? new Error('The mounted app failed without a reason')
@@ -244,12 +250,14 @@ function run (mount: Mount, request: FastifyRequest, reply: FastifyReply): void 
   const headers = req.headers
   const reqProto = Object.getPrototypeOf(req)
   const resProto = Object.getPrototypeOf(res)
-  if (resProto !== ServerResponse.prototype) pinMethods(res, resProto)
+  // An HTTP/2 response is no ServerResponse: Express can not take it over, and a Connect handler needs nothing pinned.
+  if (resProto !== ServerResponse.prototype && res instanceof ServerResponse) pinMethods(res, resProto)
   const status = res.statusCode
   const preset = res.getHeaderNames()
 
   setCorrected(req, values)
-  req.headers = rewriteHeaders(req, values, mount.extra ??= planHeaders(request))
+  const rewritten = rewriteHeaders(req, values, mount.extra ??= planHeaders(request))
+  if (rewritten !== headers) setHeaders(req, rewritten)
   req.originalUrl = url
   req.baseUrl = mount.base
   req.url = remainder(url, mount.segments, mount.semicolon, mount.collapse)
@@ -257,7 +265,7 @@ function run (mount: Mount, request: FastifyRequest, reply: FastifyReply): void 
   for (const name in set) res.setHeader(name, set[name] as string | number | string[])
   const restore = (): void => {
     req.url = url
-    req.headers = headers
+    if (req.headers !== headers) setHeaders(req, headers)
   }
   // Fastify's url and headers are back as the response ends, so onResponse hooks and the request
   // log see them. (A 'finish' listener would do too, but measured several percent per request.)

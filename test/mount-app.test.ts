@@ -1,7 +1,13 @@
 import { test } from 'tap'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import { execFileSync } from 'node:child_process'
+import fs from 'node:fs'
 import http from 'node:http'
+import http2 from 'node:http2'
+import https from 'node:https'
 import net from 'node:net'
+import os from 'node:os'
+import path from 'node:path'
 import { Writable } from 'node:stream'
 import express from 'express'
 import connect from 'connect'
@@ -612,4 +618,409 @@ test('trust: true on the mount logs a warning', async (t) => {
   t.match(lines.join(''), /mountApp: trust is true/)
   t.equal((await f.inject({ url: '/legacy/x', remoteAddress: '6.6.6.6', headers: { 'x-forwarded-for': '1.2.3.4' } })).json().headers['x-forwarded-for'], '1.2.3.4')
   await f.close()
+})
+
+test('restore on end: onResponse hooks see the full URL and the headers as sent; onSend hooks run only for what Fastify answers', async (t) => {
+  const hooks: string[] = []
+  const inApp: string[] = []
+  const show = (where: string, url: string, headers: http.IncomingHttpHeaders): string => `${where} ${url} ${String(headers['x-forwarded-for'] ?? '-')}`
+  const app = express()
+  app.use((req, _res, next) => { inApp.push(show('app', req.url, req.headers)); next() })
+  app.get('/send', (req, res) => { res.send(`send ${req.url}`) })
+  app.get('/json', (req, res) => { res.json({ url: req.url, xff: req.headers['x-forwarded-for'] ?? null }) })
+  app.get('/end', (req, res) => { res.end(`end ${req.url}`) })
+  app.get('/flowed', (req, res) => { res.type('text/plain; format=flowed').send(`flowed ${req.url}`) })
+  app.get('/stream', (req, res) => {
+    res.write('a')
+    setTimeout(() => { inApp.push(show('app before end', req.url, req.headers)); res.end('b') }, 5)
+  })
+  app.get('/fail', (_req, _res, next) => { next(Object.assign(new Error('failed'), { status: 409 })) })
+  const f = Fastify()
+  f.addHook('onSend', async (req, _reply, payload) => { hooks.push(show('root onSend', req.url, req.headers)); return payload })
+  f.addHook('onResponse', async (req) => { hooks.push(show('onResponse', req.url, req.headers)) })
+  await f.register(async (scope) => {
+    scope.addHook('onSend', async (req, _reply, payload) => { hooks.push(show('scope onSend', req.url, req.headers)); return payload })
+    await scope.register(mountApp, { app, prefix: '/legacy' })
+    await scope.register(mountApp, { app: (req: http.IncomingMessage, res: http.ServerResponse) => { inApp.push(show('plain', req.url as string, req.headers)); res.end('plain') }, prefix: '/plain' })
+  })
+  t.teardown(() => f.close())
+  const headers = { 'x-forwarded-for': '6.6.6.6' }
+  const cases: Array<[string, string, number, string[], string[]]> = [
+    // [url, body, status, what the app saw, what Fastify's hooks saw]: the app answers without
+    // Fastify's reply.send (res.send, res.json, Express's own send, res.end, a stream), so only
+    // onResponse runs; an error the app passes on is answered by Fastify, onSend hooks included.
+    ['/legacy/send?q=1', 'send /send?q=1', 200, ['app /send?q=1 -'], ['onResponse /legacy/send?q=1 6.6.6.6']],
+    ['/legacy/json', '{"url":"/json","xff":null}', 200, ['app /json -'], ['onResponse /legacy/json 6.6.6.6']],
+    ['/legacy/flowed', 'flowed /flowed', 200, ['app /flowed -'], ['onResponse /legacy/flowed 6.6.6.6']],
+    ['/legacy/end', 'end /end', 200, ['app /end -'], ['onResponse /legacy/end 6.6.6.6']],
+    ['/legacy/stream', 'ab', 200, ['app /stream -', 'app before end /stream -'], ['onResponse /legacy/stream 6.6.6.6']],
+    ['/plain/x', 'plain', 200, ['plain /x -'], ['onResponse /plain/x 6.6.6.6']],
+    ['/legacy/fail', '', 409, ['app /fail -'], ['root onSend /legacy/fail 6.6.6.6', 'scope onSend /legacy/fail 6.6.6.6', 'onResponse /legacy/fail 6.6.6.6']]
+  ]
+  await f.listen({ port: 0, host: '127.0.0.1' })
+  const port = (f.server.address() as net.AddressInfo).port
+  for (const [url, body, status, app, fastify] of cases) {
+    hooks.length = 0
+    inApp.length = 0
+    const res = await fetch(`http://127.0.0.1:${port}${url}`, { headers })
+    const text = await res.text()
+    await new Promise((resolve) => setTimeout(resolve, 5))
+    t.equal(res.status, status, `${url}: status`)
+    if (body !== '') t.equal(text, body, `${url}: body`)
+    t.same(inApp, app, `${url}: the app saw its own URL and no X-Forwarded-For from an untrusted client, up to res.end`)
+    t.same(hooks, fastify, `${url}: Fastify's hooks ran as listed, with the full URL and the headers as sent`)
+  }
+})
+
+test('restore on end: the app\'s req.url and headers up to res.end, in a middleware that wraps res.end', async (t) => {
+  const seen: string[] = []
+  const app = express()
+  app.use((req, res, next) => {
+    const end = res.end as (...a: unknown[]) => express.Response
+    res.end = function (this: express.Response, ...args: unknown[]) {
+      seen.push(`${req.url} ${String(req.headers['x-forwarded-for'] ?? '-')}`)
+      return end.apply(this, args)
+    } as express.Response['end']
+    next()
+  })
+  app.get('/end', (_req, res) => { res.end('end') })
+  app.get('/send', (_req, res) => { res.send('send') })
+  app.get('/fallback', (_req, res) => { res.type('text/plain; format=flowed').send('fallback') })
+  const f = await build(app)
+  t.teardown(() => f.close())
+  for (const path of ['/end', '/send', '/fallback']) {
+    seen.length = 0
+    const res = await f.inject({ url: '/legacy' + path, headers: { 'x-forwarded-for': '6.6.6.6' } })
+    t.equal(res.statusCode, 200, path)
+    t.same(seen, [`${path} -`], `${path}: the wrapper sees the app's url and headers`)
+  }
+})
+
+test('onSend hooks never see a mounted app\'s response: res.send, res.json, res.end and Express\'s own send alike', async (t) => {
+  const app = express()
+  app.get('/send', (_req, res) => { res.send('hello') })
+  app.get('/json', (_req, res) => { res.json({ a: 1 }) })
+  app.get('/end', (_req, res) => { res.end('hello') })
+  app.get('/flowed', (_req, res) => { res.type('text/plain; format=flowed').send('hello') })
+  app.get('/fail', (_req, _res, next) => { next(Object.assign(new Error('failed'), { status: 409 })) })
+  let ran = 0
+  const f = await build(app, {}, {}, (s) => {
+    s.addHook('onSend', async (_req, reply, payload) => {
+      ran++
+      reply.header('x-on-send', '1')
+      return typeof payload === 'string' ? payload.toUpperCase() : payload
+    })
+  })
+  t.teardown(() => f.close())
+  const answered: Array<[string, 'GET' | 'HEAD', string]> = [
+    ['/send', 'GET', 'hello'],
+    ['/json', 'GET', '{"a":1}'],
+    ['/end', 'GET', 'hello'],
+    ['/flowed', 'GET', 'hello'],
+    ['/send', 'HEAD', '']
+  ]
+  for (const [path, method, body] of answered) {
+    const res = await f.inject({ method, url: '/legacy' + path })
+    t.same([res.statusCode, res.body, res.headers['x-on-send']], [200, body, undefined], `${method} ${path}: the app's answer as it wrote it, no onSend hook`)
+  }
+  const send = await f.inject('/legacy/send')
+  t.same([send.headers['content-length'], send.headers.etag], ['5', 'W/"5-qvTGHdzF6KLavt4PO0gs2a6pQ00"'], 'res.send: Express\'s Content-Length and ETag')
+  t.equal(ran, 0, 'the hook never ran for the app\'s answers')
+  const fail = await f.inject('/legacy/fail')
+  t.same([fail.statusCode, fail.headers['x-on-send'], ran], [409, '1', 1], 'an error the app passes on is answered by Fastify, through its onSend hooks')
+  const missing = await f.inject('/legacy/none')
+  t.same([missing.statusCode, missing.headers['x-on-send'], ran], [404, '1', 2], 'a fall-through too')
+})
+
+test('fall-through: the own end and send properties are deleted', async (t) => {
+  const own: string[] = []
+  const check = (where: string, raw: http.ServerResponse): void => {
+    own.push(`${where} end:${Object.hasOwn(raw, 'end')} send:${Object.hasOwn(raw, 'send')}`)
+  }
+  const e = express()
+  e.get('/only', (_req, res) => { res.send('only') })
+  const f = Fastify()
+  f.addHook('onSend', async (_req, reply, payload) => { check('onSend', reply.raw); return payload })
+  f.addHook('onResponse', async (_req, reply) => { check('onResponse', reply.raw) })
+  f.setNotFoundHandler((_req, reply) => { check('404', reply.raw); reply.code(404).send('nf') })
+  await f.register(mountApp, { app: e, prefix: '/e' })
+  await f.register(mountApp, { app: (_req: unknown, _res: unknown, next: () => void) => next(), prefix: '/plain' })
+  await f.register(mountApp, { app: (_req: unknown, _res: unknown, next: (err: unknown) => void) => next(new Error('x')), prefix: '/err' })
+  t.teardown(() => f.close())
+  for (const url of ['/e/none', '/plain/x', '/err/x']) {
+    own.length = 0
+    const res = await f.inject(url)
+    t.equal(res.statusCode, url === '/err/x' ? 500 : 404, url)
+    const expected = url === '/err/x' ? ['onSend', 'onResponse'] : ['404', 'onSend', 'onResponse']
+    t.same(own, expected.map((w) => `${w} end:false send:false`), `${url}: no own end or send left on the response`)
+  }
+  own.length = 0
+  t.equal((await f.inject('/e/only')).body, 'only')
+  t.same(own, ['onResponse end:true send:true'], 'an answered Express request keeps them (the response is over); no onSend hook runs for it')
+})
+
+test('an end wrapper that sets a header (as compression-like middleware do)', async (t) => {
+  const app = express()
+  app.use((_req, res, next) => {
+    const end = res.end as (...a: unknown[]) => express.Response
+    res.end = function (this: express.Response, ...a: unknown[]) {
+      res.setHeader('x-wrapped', '1')
+      return end.apply(this, a)
+    } as express.Response['end']
+    next()
+  })
+  app.get('/end', (_req, res) => { res.end('end') })
+  app.get('/head', (_req, res) => { res.send('head') })
+  app.get('/send', (_req, res) => { res.send('send') })
+  app.get('/json', (_req, res) => { res.json({ a: 1 }) })
+  const plain = connect()
+  plain.use((_req: http.IncomingMessage, res: http.ServerResponse, next: () => void) => {
+    const end = res.end as (...a: unknown[]) => http.ServerResponse
+    res.end = function (this: http.ServerResponse, ...a: unknown[]) { res.setHeader('x-wrapped', '1'); return end.apply(this, a) } as http.ServerResponse['end']
+    next()
+  })
+  plain.use((_req: http.IncomingMessage, res: http.ServerResponse) => { res.end('plain') })
+  const f = Fastify()
+  await f.register(mountApp, { app, prefix: '/legacy' })
+  await f.register(mountApp, { app: plain, prefix: '/plain' })
+  await f.listen({ port: 0, host: '127.0.0.1' })
+  t.teardown(() => f.close())
+  const port = (f.server.address() as net.AddressInfo).port
+  const get = (path: string, method = 'GET'): Promise<{ status: number, wrapped: string | null, body: string } | string> =>
+    fetch(`http://127.0.0.1:${port}${path}`, { method }).then(async (r) => ({ status: r.status, wrapped: r.headers.get('x-wrapped'), body: await r.text() }), (err: Error) => `failed: ${(err.cause as Error | undefined)?.message ?? err.message}`)
+  t.same(await get('/legacy/end'), { status: 200, wrapped: '1', body: 'end' }, 'Express res.end')
+  t.same(await get('/legacy/head', 'HEAD'), { status: 200, wrapped: '1', body: '' }, 'Express HEAD (Express\'s own send)')
+  t.same(await get('/plain/x'), { status: 200, wrapped: '1', body: 'plain' }, 'a Connect app')
+  t.same(await get('/legacy/send'), { status: 200, wrapped: '1', body: 'send' }, 'Express res.send (sendDirect): the wrapper\'s header is sent')
+  t.same(await get('/legacy/json'), { status: 200, wrapped: '1', body: '{"a":1}' }, 'Express res.json (sendDirect)')
+  t.same(await get('/legacy/end'), { status: 200, wrapped: '1', body: 'end' }, 'the server is still up')
+})
+
+test('headers set by Fastify hooks and by the app: the app\'s own value wins, the same on every path', async (t) => {
+  const app = express()
+  const own = (res: express.Response): void => { res.set('X-Frame-Options', 'SAMEORIGIN'); res.removeHeader('x-hook') }
+  app.get('/send', (_req, res) => { own(res); res.send('x') })
+  app.get('/end', (_req, res) => { own(res); res.end('x') })
+  app.get('/plain-send', (_req, res) => { res.send('x') })
+  app.get('/plain-end', (_req, res) => { res.end('x') })
+  const f = await build(app, {}, {}, (s) => {
+    s.addHook('onRequest', async (_req, reply) => { reply.header('x-frame-options', 'DENY').header('x-hook', 'h') })
+  })
+  t.teardown(() => f.close())
+  const paths: Array<[string, 'GET' | 'HEAD', string]> = [
+    ['res.end', 'GET', '/end'],
+    ['HEAD (Express\'s own send)', 'HEAD', '/send'],
+    ['res.send (sendDirect)', 'GET', '/send']
+  ]
+  const removed: unknown[] = []
+  for (const [name, method, path] of paths) {
+    const res = await f.inject({ method, url: '/legacy' + path })
+    t.equal(res.statusCode, 200, name)
+    t.equal(res.headers['x-frame-options'], 'SAMEORIGIN', `${name}: the app's X-Frame-Options wins over the hook's`)
+    removed.push(res.headers['x-hook'])
+    const plain = await f.inject({ method, url: '/legacy/plain' + (path === '/end' ? '-end' : '-send') })
+    t.same([plain.headers['x-frame-options'], plain.headers['x-hook']], ['DENY', 'h'], `${name}: the hooks' headers arrive when the app sets none`)
+  }
+  t.same(removed, [undefined, undefined, undefined], 'a hook\'s header the app removed stays removed on every path')
+})
+
+test('direct clients and proxied requests: the headers the app gets', async (t) => {
+  const inApp: Array<http.IncomingHttpHeaders> = []
+  const inFastify: Array<http.IncomingHttpHeaders> = []
+  const app = express()
+  app.get('/x', (req, res) => { inApp.push(req.headers); res.send('x') })
+  const f = Fastify()
+  await f.register(proxyFix, { trust: '10.0.0.1' })
+  f.addHook('onRequest', async (req) => { inFastify.push(req.raw.headers) })
+  f.addHook('onResponse', async (req) => { inFastify.push(req.raw.headers) })
+  await f.register(mountApp, { app, prefix: '/legacy' })
+  t.teardown(() => f.close())
+  const direct = { host: 'app.example', 'user-agent': 'ua', 'x-custom': 'c' }
+  await f.inject({ url: '/legacy/x', remoteAddress: '10.9.9.9', headers: direct })
+  t.same(inApp[0], inFastify[0], 'a direct client: the app gets the headers as sent')
+  t.equal(inApp[0], inFastify[0], 'the same object: no copy')
+  t.equal(inFastify[1], inFastify[0], 'Fastify has its headers object back')
+  const proxied = { ...direct, 'x-forwarded-for': '6.6.6.6, 198.51.100.7', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'pub.example' }
+  await f.inject({ url: '/legacy/x', remoteAddress: '10.0.0.1', headers: proxied })
+  t.not(inApp[1], inFastify[2], 'a trusted proxy: the app gets its own headers object')
+  t.has(inApp[1], { host: 'pub.example', 'x-forwarded-for': '198.51.100.7', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'pub.example', 'x-custom': 'c' }, 'rewritten to the corrected values')
+  t.has(inFastify[3], { host: 'app.example', 'x-forwarded-for': '6.6.6.6, 198.51.100.7', 'x-forwarded-host': 'pub.example' }, 'Fastify\'s hooks see the headers as sent')
+  t.equal(inFastify[3], inFastify[2], 'Fastify has its headers object back')
+  await f.inject({ url: '/legacy/x', remoteAddress: '10.9.9.9', headers: proxied })
+  t.notOk('x-forwarded-for' in inApp[2], 'an untrusted peer: forwarded headers removed')
+  t.equal(inApp[2].host, 'app.example', 'Host as sent')
+})
+
+test('a client-IP or hostRewrite header alone, from an untrusted peer, never reaches the app either', async (t) => {
+  const f = await build(echo, { trust: '10.0.0.1', clientIpHeader: 'cf-connecting-ip' }, {}, (s) => {
+    attach(s, compileOptions({ header: 'x-fhost', trust: '10.0.0.1' }, 'hostRewrite'))
+  })
+  t.teardown(() => f.close())
+  for (const sent of [{ 'cf-connecting-ip': '198.51.100.4' }, { 'x-fhost': 'public.example' }]) {
+    const res = await f.inject({ url: '/legacy/x', remoteAddress: '10.9.9.9', headers: { host: 'internal', ...sent } })
+    const { headers } = res.json()
+    t.notOk('cf-connecting-ip' in headers, `${Object.keys(sent)[0]}: client-IP header removed`)
+    t.notOk('x-fhost' in headers, `${Object.keys(sent)[0]}: hostRewrite header removed`)
+    t.notOk('x-forwarded-for' in headers, `${Object.keys(sent)[0]}: nothing written back`)
+    t.equal(headers.host, 'internal', `${Object.keys(sent)[0]}: Host as sent`)
+  }
+})
+
+test('no proxyFix, Fastify trustProxy: true: the app gets Fastify\'s values, read from X-Forwarded-*', async (t) => {
+  for (const [name, factory] of [['express 5', express], ['express 4', express4]] as const) {
+    const seen: Json[] = []
+    const f = await build(expressEcho(factory), {}, { trustProxy: true }, (s) => {
+      s.addHook('onRequest', async (req) => { seen.push({ ip: req.ip, ips: req.ips, protocol: req.protocol, host: req.host, hostname: req.hostname }) })
+    })
+    const exp4 = factory === express4
+    const headers = { host: 'internal:3000', 'x-forwarded-for': '6.6.6.6, 198.51.100.7', 'x-forwarded-proto': 'http, https', 'x-forwarded-host': 'other.example, pub.example:8443' }
+    const body = (await f.inject({ url: '/legacy/x', remoteAddress: '10.0.0.1', headers })).json()
+    t.same(seen[0], { ip: '6.6.6.6', ips: ['10.0.0.1', '198.51.100.7', '6.6.6.6'], protocol: 'https', host: 'pub.example:8443', hostname: 'pub.example' }, `${name}: Fastify's own reading (the last X-Forwarded-Proto and -Host)`)
+    t.has(body, { ip: '6.6.6.6', protocol: 'https', secure: true, hostname: 'pub.example', host: exp4 ? 'pub.example' : 'pub.example:8443' }, `${name}: the app gets the same values`)
+    t.same(body.ips, ['6.6.6.6', '198.51.100.7'], `${name}: ips in Express order, the socket left out`)
+    t.has(body.headers, { host: 'pub.example:8443', 'x-forwarded-for': '6.6.6.6, 198.51.100.7', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'pub.example:8443' }, `${name}: the headers carry the corrected values`)
+    const direct = (await f.inject({ url: '/legacy/x', remoteAddress: '10.0.0.1', headers: { host: 'internal:3000' } })).json()
+    t.same(seen[1], { ip: '10.0.0.1', ips: ['10.0.0.1'], protocol: 'http', host: 'internal:3000', hostname: 'internal' }, `${name}: Fastify, no forwarded headers`)
+    t.has(direct, { ip: '10.0.0.1', ips: [], protocol: 'http', secure: false, hostname: 'internal', host: exp4 ? 'internal' : 'internal:3000' }, `${name}: the app, no forwarded headers`)
+    for (const h of ['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host']) t.notOk(h in direct.headers, `${name}: no ${h} invented`)
+    await f.close()
+  }
+})
+
+/** A plain Connect handler that reports the values the mount gave it. */
+const report: MountHandler = (req, res) => {
+  const r = req as any
+  res.setHeader('content-type', 'application/json')
+  res.end(JSON.stringify({ ip: r.ip, ips: r.ips, protocol: r.protocol, hostname: r.hostname, headers: req.headers }))
+}
+
+/** A Fastify server with `report` at /legacy, Express 5 at /e5 and Express 4 at /e4, recording Fastify's own values. */
+async function reporting (server: FastifyServerOptions = {}): Promise<{ f: FastifyInstance, seen: Json[] }> {
+  const seen: Json[] = []
+  const f = Fastify(server)
+  f.addHook('onRequest', async (req) => { seen.push({ ip: req.ip, protocol: req.protocol, host: req.host, hostname: req.hostname }) })
+  await f.register(mountApp, { app: report, prefix: '/legacy' })
+  await f.register(mountApp, { app: expressEcho(express), prefix: '/e5' })
+  await f.register(mountApp, { app: expressEcho(express4), prefix: '/e4' })
+  return { f, seen }
+}
+
+test('no proxyFix, no trustProxy: the socket\'s values and the Host header, over real connections', async (t) => {
+  const { f, seen } = await reporting()
+  await f.listen({ port: 0, host: '127.0.0.1' })
+  t.teardown(() => f.close())
+  const port = (f.server.address() as net.AddressInfo).port
+  const get = (url: string, headers: http.OutgoingHttpHeaders): Promise<Json> => new Promise((resolve, reject) => {
+    http.get({ host: '127.0.0.1', port, path: url, headers, agent: false }, (res) => {
+      let data = ''
+      res.on('data', (c) => { data += c })
+      res.on('end', () => resolve(JSON.parse(data)))
+    }).on('error', reject)
+  })
+  const spoof = { 'x-forwarded-for': '6.6.6.6', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'evil.example' }
+  const hosts: Array<[string, string]> = [['app.example:3000', 'app.example'], ['app.example', 'app.example'], ['[::1]:3000', '[::1]'], ['[::1]', '[::1]'], ['127.0.0.1:8080', '127.0.0.1']]
+  for (const [host, hostname] of hosts) {
+    for (const prefix of ['/legacy', '/e5', '/e4']) {
+      seen.length = 0
+      const body = await get(prefix + '/x', { host, ...spoof })
+      const label = `${prefix} Host ${host}`
+      t.same(seen[0], { ip: '127.0.0.1', protocol: 'http', host, hostname }, `${label}: Fastify's own values`)
+      t.has(body, { ip: '127.0.0.1', ips: [], protocol: 'http', hostname }, `${label}: the app gets the same`)
+      t.equal(body.headers.host, host, `${label}: Host as sent`)
+      for (const h of Object.keys(spoof)) t.notOk(h in body.headers, `${label}: ${h} from an untrusted client removed`)
+      if (prefix === '/e5') t.equal(body.host, host, `${label}: Express 5's req.host`)
+      if (prefix === '/e4') t.same([body.host, body.secure], [hostname, false], `${label}: Express 4's req.host (the hostname) and req.secure`)
+    }
+  }
+  // HTTP/1.0 allows a request without Host: Fastify's host and hostname are then ''.
+  for (const prefix of ['/legacy', '/e5', '/e4']) {
+    seen.length = 0
+    const answer = await raw(f, `GET ${prefix}/x HTTP/1.0\r\n\r\n`)
+    t.match(answer, /^HTTP\/1\.1 200 /, `${prefix} HTTP/1.0 without Host: answered`)
+    const body = JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4))
+    t.same(seen[0], { ip: '127.0.0.1', protocol: 'http', host: '', hostname: '' }, `${prefix} without Host: Fastify's values`)
+    t.has(body, { ip: '127.0.0.1', ips: [], protocol: 'http', hostname: '' }, `${prefix} without Host: the app's hostname is '' too`)
+    t.notOk('host' in body.headers, `${prefix} without Host: none invented`)
+    // Express 5 reads req.host from the headers itself: no Host, no host.
+    if (prefix === '/e5') t.notOk('host' in body, 'Express 5: req.host undefined')
+    if (prefix === '/e4') t.equal(body.host, '', 'Express 4: req.host is the hostname, \'\'')
+  }
+})
+
+/** The openssl binary, to make a self-signed certificate; null when it is not installed. */
+function whichOpenssl (): string | null {
+  try {
+    return execFileSync('sh', ['-c', 'command -v openssl'], { encoding: 'utf8' }).trim() || null
+  } catch {
+    return null
+  }
+}
+const openssl = whichOpenssl()
+
+test('no proxyFix, no trustProxy, over TLS: protocol https from the socket', { skip: openssl === null ? 'openssl is not installed' : false }, async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fpf-mount-tls-'))
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
+  const key = path.join(dir, 'key.pem')
+  const cert = path.join(dir, 'cert.pem')
+  execFileSync(openssl as string, ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-subj', '/CN=localhost', '-days', '1'], { stdio: 'ignore' })
+  const { f, seen } = await reporting({ https: { key: fs.readFileSync(key), cert: fs.readFileSync(cert) } } as FastifyServerOptions)
+  await f.listen({ port: 0, host: '127.0.0.1' })
+  t.teardown(() => f.close())
+  const port = (f.server.address() as net.AddressInfo).port
+  for (const prefix of ['/legacy', '/e5', '/e4']) {
+    seen.length = 0
+    const body = await new Promise<Json>((resolve, reject) => {
+      https.get({ host: '127.0.0.1', port, path: prefix + '/x', headers: { host: 'secure.example:8443', 'x-forwarded-proto': 'http' }, agent: false, rejectUnauthorized: false }, (res) => {
+        let data = ''
+        res.on('data', (c) => { data += c })
+        res.on('end', () => resolve(JSON.parse(data)))
+      }).on('error', reject)
+    })
+    t.same(seen[0], { ip: '127.0.0.1', protocol: 'https', host: 'secure.example:8443', hostname: 'secure.example' }, `${prefix}: Fastify's values`)
+    t.has(body, { ip: '127.0.0.1', ips: [], protocol: 'https', hostname: 'secure.example' }, `${prefix}: the app gets https`)
+    t.notOk('x-forwarded-proto' in body.headers, `${prefix}: the untrusted X-Forwarded-Proto removed, none written back`)
+    if (prefix !== '/legacy') t.equal(body.secure, true, `${prefix}: req.secure`)
+  }
+})
+
+test('no proxyFix, no trustProxy, HTTP/2: the host is :authority', async (t) => {
+  const seen: Json[] = []
+  const answered: string[] = []
+  const f = Fastify({ http2: true })
+  f.addHook('onRequest', async (req) => { seen.push({ ip: req.ip, protocol: req.protocol, host: req.host, hostname: req.hostname, hostHeader: req.headers.host }) })
+  await f.register(mountApp, { app: (req: http.IncomingMessage, res: http.ServerResponse) => { answered.push(req.url as string); res.end(JSON.stringify({ hostname: (req as any).hostname, protocol: (req as any).protocol, ...(req.headers['x-forwarded-for'] === undefined ? {} : { xff: req.headers['x-forwarded-for'] }) })) }, prefix: '/legacy' })
+  await f.listen({ port: 0, host: '127.0.0.1' })
+  t.teardown(() => f.close())
+  const port = (f.server.address() as net.AddressInfo).port
+  const session = http2.connect(`http://127.0.0.1:${port}`)
+  t.teardown(() => session.close())
+  const stream = session.request({ ':path': '/legacy/x' })
+  let status = 0
+  let data = ''
+  stream.on('response', (headers) => { status = headers[':status'] as number })
+  stream.on('data', (c) => { data += c })
+  await new Promise((resolve) => stream.on('end', resolve))
+  t.same(seen[0], { ip: '127.0.0.1', protocol: 'http', host: `127.0.0.1:${port}`, hostname: '127.0.0.1', hostHeader: undefined }, 'Fastify reads the host from :authority (no Host header over HTTP/2)')
+  t.same({ status, data }, { status: 200, data: JSON.stringify({ hostname: '127.0.0.1', protocol: 'http' }) }, 'the app answers with the hostname from :authority')
+  t.comment(`HTTP/2 through the mount: ${status} ${data}; the app ran ${answered.length} times`)
+  // Http2ServerRequest's headers has a getter only: the untrusted X-Forwarded-For is still removed.
+  const spoofed = session.request({ ':path': '/legacy/y', 'x-forwarded-for': '6.6.6.6' })
+  let body = ''
+  spoofed.on('data', (c) => { body += c })
+  await new Promise((resolve) => spoofed.on('end', resolve))
+  t.same(JSON.parse(body), { hostname: '127.0.0.1', protocol: 'http' }, 'HTTP/2: the spoofed X-Forwarded-For never reaches the app')
+  t.equal(seen[1].hostHeader, undefined, 'HTTP/2: Fastify\'s headers are its own again')
+})
+
+test('no trustProxy, but a plugin decorates request.ips: Fastify\'s getters are used', async (t) => {
+  const f = await build(report, {}, {}, (s) => { s.decorateRequest('ips', undefined) })
+  t.teardown(() => f.close())
+  const body = (await f.inject({ url: '/legacy/x', remoteAddress: '10.9.9.9', headers: { host: 'app.example:3000', 'x-forwarded-for': '6.6.6.6' } })).json()
+  t.has(body, { ip: '10.9.9.9', ips: [], protocol: 'http', hostname: 'app.example' }, 'request.ips undefined: no ips; the rest from Fastify\'s getters')
+  t.notOk('x-forwarded-for' in body.headers, 'X-Forwarded-For from an untrusted client removed')
+  const g = await build(report, {}, {}, (s) => { s.decorateRequest('ips', null as unknown as undefined) })
+  t.teardown(() => g.close())
+  const res = await g.inject({ url: '/legacy/x', remoteAddress: '10.9.9.9', headers: { host: 'app.example' } })
+  t.equal(res.statusCode, 200, 'request.ips decorated as null: answered like undefined')
+  t.comment(`request.ips decorated as null: ${res.statusCode} ${res.body}`)
 })
