@@ -24,6 +24,15 @@ const servers = {
     const http = require('node:http')
     return { server: http.createServer(expressApp()), path: '/hello' }
   },
+  'express alone (etag off)' () {
+    const http = require('node:http')
+    return { server: http.createServer(expressApp(false)), path: '/hello' }
+  },
+  'express mounted (etag off)' () {
+    const f = require('fastify')({ logger: false })
+    f.register(mountApp(), { app: expressApp(false), prefix: '/legacy' })
+    return { fastify: f, path: '/legacy/hello' }
+  },
   'express mounted' () {
     const f = require('fastify')({ logger: false })
     f.register(mountApp(), { app: expressApp(), prefix: '/legacy' })
@@ -72,6 +81,8 @@ const pairs = [
   ['@fastify/express', 'express alone', null],
   ['@fastify/middie handler', 'native route', null],
   ['express mounted', '@fastify/express', null],
+  // The same app with app.set('etag', false) on both sides: no ETag header to hash and write.
+  ['express mounted (etag off)', 'express alone (etag off)', null],
   ['routes alone', 'routes alone', null] // calibration: the same server against itself
 ]
 
@@ -84,9 +95,10 @@ function mountApp () {
   return require(path.join(__dirname, '..', 'dist', 'mount-app.js')).mountApp
 }
 
-function expressApp () {
+function expressApp (etag = true) {
   const express = require('express')
   const app = express()
+  app.set('etag', etag)
   app.get('/hello', (req, res) => { res.json({ hello: 'world' }) })
   return app
 }

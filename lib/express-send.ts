@@ -5,13 +5,14 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 interface ExpressApp {
   get: (setting: string) => unknown
 }
-export type ExpressResponse = ServerResponse & { app?: ExpressApp, send: (...args: unknown[]) => unknown }
+export type ExpressResponse = ServerResponse & { app?: ExpressApp, send: (...args: unknown[]) => unknown, json: (...args: unknown[]) => unknown }
 type OneShot = (algorithm: string, data: string | Buffer, encoding: 'base64') => string
 
 /** A content type that Express's setCharset(type, 'utf-8') would return unchanged. */
 const UTF8_TYPE = /^[!#$%&'*+.^_`|~0-9a-z-]+\/[!#$%&'*+.^_`|~0-9a-z-]+; charset=utf-8$/
 const HTML = 'text/html; charset=utf-8'
 const OCTET = 'application/octet-stream'
+const JSON_TYPE = 'application/json; charset=utf-8'
 const EMPTY_TAG = '"0-2jmj7l5rSw0yVb/vlWAYkK/YBwk"'
 
 /** True for an Express 4 or 5 application (not a Router, which never takes over `res`). */
@@ -81,4 +82,19 @@ export function sendDirect (req: IncomingMessage, res: ExpressResponse, body: un
   }
   res.end(body)
   return true
+}
+
+/**
+ * Express's res.json for an app without `json replacer`, `json spaces` or `json escape`: the same
+ * body and Content-Type (`application/json; charset=utf-8`, what Express's res.set makes of
+ * 'application/json'), without Express's MIME lookup. Returns the body for res.send (undefined
+ * for a value JSON.stringify leaves out, as in Express), or false (having done nothing) when
+ * Express's own res.json has to answer.
+ */
+export function jsonBody (res: ExpressResponse, value: unknown): string | undefined | false {
+  const app = res.app
+  if (app === undefined || Boolean(app.get('json replacer')) || Boolean(app.get('json spaces')) || Boolean(app.get('json escape'))) return false
+  const body = JSON.stringify(value)
+  if (!res.getHeader('content-type')) res.setHeader('Content-Type', JSON_TYPE)
+  return body
 }

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest,
 import { IncomingMessage, ServerResponse } from 'node:http'
 import fp from 'fastify-plugin'
 import { FST_ERR_PROXY_FIX_UPGRADE_REFUSED, invalidOption, show } from './errors'
-import { isExpressApp, sendDirect, type ExpressResponse } from './express-send'
+import { isExpressApp, jsonBody, sendDirect, type ExpressResponse } from './express-send'
 import { compileOptions, type Plan } from './options'
 import { hostnameOf } from './host'
 import { attach, kView, planHeaders, viewOf } from './state'
@@ -275,9 +275,15 @@ function run (mount: Mount, request: FastifyRequest, reply: FastifyReply): void 
     return end.apply(this, args)
   } as ServerResponse['end']
   if (mount.express) {
-    (res as ExpressResponse).send = function send (this: ExpressResponse, ...args: unknown[]) {
+    const ex = res as ExpressResponse
+    ex.send = function send (this: ExpressResponse, ...args: unknown[]) {
       if (args.length === 1 && sendDirect(req, this, args[0])) return this
       return (Object.getPrototypeOf(this) as ExpressResponse).send.apply(this, args)
+    }
+    ex.json = function json (this: ExpressResponse, ...args: unknown[]) {
+      const body = args.length === 1 ? jsonBody(this, args[0]) : false
+      if (body === false) return (Object.getPrototypeOf(this) as ExpressResponse).json.apply(this, args)
+      return this.send(body)
     }
   }
 
@@ -296,7 +302,10 @@ function run (mount: Mount, request: FastifyRequest, reply: FastifyReply): void 
     }
     restore()
     delete (res as Partial<ServerResponse>).end
-    if (mount.express) delete (res as Partial<ExpressResponse>).send
+    if (mount.express) {
+      delete (res as Partial<ExpressResponse>).send
+      delete (res as Partial<ExpressResponse>).json
+    }
     Object.setPrototypeOf(req, reqProto)
     Object.setPrototypeOf(res, resProto)
     res.statusCode = status

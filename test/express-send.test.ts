@@ -228,6 +228,11 @@ const CASES: Array<[string, Case[]]> = [
     { name: 'res.json(object)', handler: (_q, s) => s.json({ a: 1, b: [true, null], c: 'é' }), via: ['direct'], check: (t, r) => t.equal(r.headers['content-type'], 'application/json; charset=utf-8') },
     { name: 'res.json(null)', handler: (_q, s) => s.json(null), via: ['direct'], check: (t, r) => t.equal(r.body, 'null') },
     { name: 'res.json with json spaces', app: (e) => { const a = route((_q, s) => s.json({ a: [1] }))(e); a.set('json spaces', 2); return a }, via: ['direct'] },
+    { name: 'res.json with a json replacer', app: (e) => { const a = route((_q, s) => s.json({ a: 1, secret: 2 }))(e); a.set('json replacer', (k: string, v: unknown) => k === 'secret' ? undefined : v); return a }, via: ['direct'], check: (t, r) => t.equal(r.body, '{"a":1}') },
+    { name: 'res.json with json escape', app: (e) => { const a = route((_q, s) => s.json({ html: '<b>&</b>' }))(e); a.set('json escape', true); return a }, via: ['direct'], check: (t, r) => t.match(r.body, /\\u003cb\\u003e/) },
+    { name: 'res.json(undefined): no body', handler: (_q, s) => s.json(undefined), via: ['express'] },
+    { name: 'res.json(object) with a type already set', handler: (_q, s) => s.type('text/plain').json({ a: 1 }), via: ['direct'], check: (t, r) => t.equal(r.headers['content-type'], 'text/plain; charset=utf-8') },
+    { name: 'res.json(status, object) (Express 4, deprecated)', versions: [4], handler: (_q, s) => (s.json as (...a: unknown[]) => unknown)(201, { a: 1 }), via: ['direct'], check: (t, r) => t.equal(r.status, 201) },
     { name: 'res.jsonp without a callback', handler: (_q, s) => s.jsonp({ a: 1 }), via: ['direct'] },
     { name: 'res.jsonp with a callback', handler: (_q, s) => s.jsonp({ a: 1 }), requests: [{ path: '/r?callback=cb' }], via: ['direct'], check: (t, r) => t.match(r.body, /cb\(\{"a":1\}\)/) },
     { name: 'res.type(vnd+json).json(): no charset yet (fallback)', handler: (_q, s) => s.type('application/vnd.api+json').json({ a: 1 }), via: ['express'], check: (t, r) => t.equal(r.headers['content-type'], 'application/vnd.api+json; charset=utf-8') }
@@ -650,6 +655,24 @@ test('sendDirect: the headers Express would set, then res.end(body)', async (t) 
     t.equal(p.ends[0][0], body, `${name}: the body itself, not a copy`)
     t.same([p.res.headersSent, p.res.writableEnded], [true, true], `${name}: written and ended before sendDirect returns`)
   }
+})
+
+test('jsonBody: Express\'s res.json without its MIME lookup, or false when Express has to answer', async (t) => {
+  const { jsonBody } = expressSend
+  const p = pair({})
+  t.equal(jsonBody(p.res, { a: 1 }), '{"a":1}', 'the body JSON.stringify gives')
+  t.equal(p.res.getHeader('content-type'), 'application/json; charset=utf-8', 'the type Express\'s res.set makes of application/json')
+  t.equal(jsonBody(p.res, undefined), undefined, 'undefined for a value JSON.stringify leaves out')
+  const q = pair({ set: { 'content-type': 'text/x' } })
+  t.equal(jsonBody(q.res, [1]), '[1]', 'a body with a type already set')
+  t.equal(q.res.getHeader('content-type'), 'text/x', 'the type set before is kept')
+  for (const setting of ['json replacer', 'json spaces', 'json escape']) {
+    const r = pair({})
+    r.app.set(setting, setting === 'json replacer' ? (_k: string, v: unknown) => v : setting === 'json spaces' ? 2 : true)
+    t.equal(jsonBody(r.res, { a: 1 }), false, `${setting}: Express's own res.json answers`)
+    t.same(r.res.getHeaderNames(), [], `${setting}: nothing set`)
+  }
+  t.equal(jsonBody(pair({ app: null }).res, { a: 1 }), false, 'no app on the response: Express\'s own res.json')
 })
 
 test('sendDirect: a custom etag function', async (t) => {
