@@ -45,7 +45,8 @@ interface Mount {
 
 type Raw = IncomingMessage & Record<string | symbol, unknown>
 
-const STRIP = new Set(['forwarded', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'x-forwarded-prefix'])
+const STRIPPED = ['forwarded', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'x-forwarded-prefix']
+const STRIP = new Set(STRIPPED)
 const SEGMENT = /^[A-Za-z0-9\-._~!$&'+,@]+$/
 const WEBSOCKET = /(?:^|[\s,])websocket(?:$|[\s,])/i
 /** Besides origin-form paths, the only request targets the router reads as a path. */
@@ -198,7 +199,7 @@ function rewriteHeaders (raw: IncomingMessage, c: Corrected, extra: string[]): I
 }
 
 function carries (headers: IncomingMessage['headers'], extra: string[]): boolean {
-  for (const name of STRIP) if (headers[name] !== undefined) return true
+  for (let i = 0; i < STRIPPED.length; i++) if (headers[STRIPPED[i]] !== undefined) return true
   for (const name of extra) if (headers[name] !== undefined) return true
   return false
 }
