@@ -161,7 +161,7 @@ function correctedOf (request: FastifyRequest, mount: Mount): Corrected {
   return {
     ip: raw.socket.remoteAddress,
     ips: [],
-    protocol: (raw.socket as { encrypted?: boolean }).encrypted === true ? 'https' : 'http',
+    protocol: socketProtocol(raw),
     host,
     hostname: hostnameOf(host)
   }
@@ -183,8 +183,7 @@ function fastifyDerives (request: FastifyRequest): boolean {
  */
 function rewriteHeaders (raw: IncomingMessage, c: Corrected, extra: string[]): IncomingMessage['headers'] {
   const source = raw.headers
-  const encrypted = (raw.socket as { encrypted?: boolean }).encrypted === true
-  const proto = c.protocol !== (encrypted ? 'https' : 'http')
+  const proto = c.protocol !== socketProtocol(raw)
   const host = c.host !== (source.host ?? '')
   if (!proto && !host && c.ips.length === 0 && !carries(source, extra)) return source
   const headers: IncomingMessage['headers'] = {}
@@ -198,6 +197,10 @@ function rewriteHeaders (raw: IncomingMessage, c: Corrected, extra: string[]): I
   return headers
 }
 
+function socketProtocol (raw: IncomingMessage): 'http' | 'https' {
+  return (raw.socket as { encrypted?: boolean }).encrypted === true ? 'https' : 'http'
+}
+
 function carries (headers: IncomingMessage['headers'], extra: string[]): boolean {
   for (let i = 0; i < STRIPPED.length; i++) if (headers[STRIPPED[i]] !== undefined) return true
   for (const name of extra) if (headers[name] !== undefined) return true
@@ -208,6 +211,19 @@ function setHeaders (req: Raw, headers: IncomingMessage['headers']): void {
   if (req instanceof IncomingMessage) req.headers = headers
   // Http2ServerRequest's headers has a getter only.
   else Object.defineProperty(req, 'headers', { value: headers, writable: true, configurable: true, enumerable: true })
+}
+
+/** res.send on a mounted Express app's response (Express has set `res.req`). */
+function send (this: ExpressResponse, ...args: unknown[]): unknown {
+  if (args.length === 1 && sendDirect(this.req, this, args[0])) return this
+  return (Object.getPrototypeOf(this) as ExpressResponse).send.apply(this, args)
+}
+
+/** res.json on a mounted Express app's response. */
+function json (this: ExpressResponse, ...args: unknown[]): unknown {
+  const body = args.length === 1 ? jsonBody(this, args[0]) : false
+  if (body === false) return (Object.getPrototypeOf(this) as ExpressResponse).json.apply(this, args)
+  return this.send(body)
 }
 
 /** A throw or a rejection is an error even when its reason is empty. */
@@ -277,15 +293,8 @@ function run (mount: Mount, request: FastifyRequest, reply: FastifyReply): void 
   } as ServerResponse['end']
   if (mount.express) {
     const ex = res as ExpressResponse
-    ex.send = function send (this: ExpressResponse, ...args: unknown[]) {
-      if (args.length === 1 && sendDirect(req, this, args[0])) return this
-      return (Object.getPrototypeOf(this) as ExpressResponse).send.apply(this, args)
-    }
-    ex.json = function json (this: ExpressResponse, ...args: unknown[]) {
-      const body = args.length === 1 ? jsonBody(this, args[0]) : false
-      if (body === false) return (Object.getPrototypeOf(this) as ExpressResponse).json.apply(this, args)
-      return this.send(body)
-    }
+    ex.send = send
+    ex.json = json
   }
 
   let settled = false
