@@ -229,23 +229,20 @@ test('a client that aborts mid-response, mid-request or before the answer', asyn
   await gone.stream.promise
   await stillUp(t, s, 'abort mid-response')
 
+  // A raw client that sends `text`, waits until the app has the request, and leaves.
+  const leaveAfter = async (text: string, key: 'wait' | 'upload', label: string): Promise<void> => {
+    const socket = net.connect(s.port, '127.0.0.1')
+    socket.on('error', () => {})
+    socket.write(text)
+    await arrived[key].promise
+    socket.destroy()
+    await gone[key].promise
+    await stillUp(t, s, label)
+  }
   // the app has the request; the client leaves without waiting for the answer
-  const socket = net.connect(s.port, '127.0.0.1')
-  socket.on('error', () => {})
-  socket.write('GET /wait/y HTTP/1.1\r\nHost: x\r\n\r\n')
-  await arrived.wait.promise
-  socket.destroy()
-  await gone.wait.promise
-  await stillUp(t, s, 'abort before the answer')
-
+  await leaveAfter('GET /wait/y HTTP/1.1\r\nHost: x\r\n\r\n', 'wait', 'abort before the answer')
   // An upload that stops half-way: Express's body parser sees the abort and calls next(err).
-  const upload = net.connect(s.port, '127.0.0.1')
-  upload.on('error', () => {})
-  upload.write('POST /upload/x HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"a":')
-  await arrived.upload.promise
-  upload.destroy()
-  await gone.upload.promise
-  await stillUp(t, s, 'abort mid-upload')
+  await leaveAfter('POST /upload/x HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"a":', 'upload', 'abort mid-upload')
 
   t.same(escaped, [], 'nothing escaped')
 })
