@@ -21,6 +21,10 @@ export const FST_ERR_PROXY_FIX_MALFORMED_HEADER = createError<[string, string]>(
 export const FST_ERR_PROXY_FIX_HOST_NOT_ALLOWED = createError<[string]>(
   'FST_ERR_PROXY_FIX_HOST_NOT_ALLOWED', 'Host %s is not allowed', 400, undefined, false)
 
+/** More than one Host header line (RFC 9112 §3.2), where allowedHosts or strict is set. */
+export const FST_ERR_PROXY_FIX_DUPLICATE_HOST = createError<[]>(
+  'FST_ERR_PROXY_FIX_DUPLICATE_HOST', 'More than one Host header line: the request is ambiguous (RFC 9112 section 3.2)', 400, undefined, false)
+
 export function show (value: unknown): string {
   if (typeof value === 'function') return 'a function'
   let text: string

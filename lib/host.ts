@@ -127,3 +127,13 @@ export function parsePrefix (value: string): string | null {
   }
   return out
 }
+
+/** How many Host lines a request carried, from Node's rawHeaders (name, value, name, value ...). */
+export function hostLines (rawHeaders: string[]): number {
+  let n = 0
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]
+    if (name.length === 4 && name.toLowerCase() === 'host') n++
+  }
+  return n
+}

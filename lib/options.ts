@@ -1,5 +1,5 @@
 import { FST_ERR_PROXY_FIX_TRUST_ALL_REFUSED, invalidOption } from './errors'
-import { MAX_ENTRIES } from './forwarded'
+import { MAX_ENTRIES } from './list'
 import { parseHost } from './host'
 import { compileCount, compileFunction, compileList, TRUST_ALL, TRUST_OFF, type Trust, type TrustError } from './trust'
 
@@ -12,6 +12,8 @@ const trustList = {
     { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } }
   ]
 }
+// An empty trust (an unset environment variable) means "trust nothing", as in proxy-addr.
+const emptyList = { anyOf: [{ const: '' }, { type: 'array', maxItems: 0 }] }
 
 /**
  * The option schema shared by every plugin and by route config. The code below enforces it with
@@ -26,7 +28,12 @@ export const optionsSchema = {
     trust: {
       description: "Who counts as a proxy: addresses, CIDRs, named ranges or 'unix'; a hop count; true; false; or a function.",
       default: 'loopback',
-      anyOf: [{ type: 'boolean' }, { type: 'integer', minimum: 0, maximum: MAX_ENTRIES }, trustList]
+      anyOf: [{ type: 'boolean' }, { type: 'integer', minimum: 0, maximum: MAX_ENTRIES }, trustList, emptyList]
+    },
+    peers: {
+      description: "With a numeric trust: who may connect and have its count believed. Addresses, CIDRs, named ranges or 'unix'; true; or a function.",
+      default: ['loopback', 'linklocal', 'uniquelocal', 'unix'],
+      anyOf: [{ const: true }, trustList]
     },
     hops: {
       description: 'Per-field hop counts, with a numeric trust only.',
@@ -59,6 +66,10 @@ export interface Plan {
   /** The validated options, kept for merging route overrides. */
   options: Readonly<Record<string, unknown>>
   trust: Trust
+  /** With a count: who may connect (GHSA-3m5p-2c4r-xxw2). Unused by other trust forms. */
+  peers: Trust
+  /** `trust` was given empty ([] or ''): nothing is trusted. */
+  emptyTrust: boolean
   forwarded: boolean
   clientIpHeader: string | null
   /** Hop count per field with a numeric trust; 1 (on) or 0 (off) otherwise. */
@@ -76,7 +87,7 @@ export interface Plan {
 }
 
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
-const SHARED = new Set(['trust', 'hops', 'fields', 'forwarded', 'clientIpHeader', 'allowedHosts', 'strict'])
+const SHARED = new Set(['trust', 'peers', 'hops', 'fields', 'forwarded', 'clientIpHeader', 'allowedHosts', 'strict'])
 const OWN: Record<PluginName, string[]> = {
   proxyFix: [],
   hostRewrite: ['header'],
@@ -87,8 +98,31 @@ function isCount (v: unknown): v is number {
   return typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= MAX_ENTRIES
 }
 
+/** `[]`, `''` or a blank string: an unset environment variable, read as "trust nothing", as proxy-addr and Express do. */
+function isEmptyTrust (value: unknown): boolean {
+  return (Array.isArray(value) && value.length === 0) || (typeof value === 'string' && value.trim() === '')
+}
+
+const DEFAULT_PEERS = compileList(['loopback', 'linklocal', 'uniquelocal', 'unix'])
+
+function compilePeers (value: unknown): Trust {
+  if (value === undefined) return DEFAULT_PEERS
+  if (value === true) return TRUST_ALL
+  if (typeof value === 'function') return compileFunction(value as (a: string, h: number) => unknown)
+  if ((typeof value === 'string' || Array.isArray(value)) && !isEmptyTrust(value)) {
+    try {
+      return compileList(value)
+    } catch (err) {
+      const e = err as TrustError
+      invalidOption('peers', e.entry, e.message)
+    }
+  }
+  return invalidOption('peers', value, 'must be an address list, a function or true (who may connect when trust is a hop count)')
+}
+
 function compileTrust (value: unknown, plugin: PluginName): Trust {
   if (value === undefined) return compileList('loopback')
+  if (isEmptyTrust(value)) return TRUST_OFF
   if (value === false) return TRUST_OFF
   if (value === true) {
     if (plugin === 'hostRewrite') {
@@ -101,7 +135,7 @@ function compileTrust (value: unknown, plugin: PluginName): Trust {
     if (!isCount(value)) invalidOption('trust', value, `is not a hop count (an integer from 0 to ${MAX_ENTRIES})`)
     return value === 0 ? TRUST_OFF : compileCount(value)
   }
-  if (typeof value === 'function') return compileFunction(value as (a: string, h: number) => boolean)
+  if (typeof value === 'function') return compileFunction(value as (a: string, h: number) => unknown)
   if (typeof value === 'string' || Array.isArray(value)) {
     try {
       return compileList(value)
@@ -152,6 +186,7 @@ export function compileOptions (input: unknown, plugin: PluginName): Plan {
     if (!SHARED.has(key) && !own.includes(key)) invalidOption(key, opts[key], `is not an option of ${plugin}`)
   }
   const trust = compileTrust(opts.trust, plugin)
+  const peers = compilePeers(opts.peers)
   const counting = trust.kind === 'count'
   const counts: Record<Field, number> = { for: 1, proto: 1, host: 1, port: 1, prefix: 1 }
 
@@ -197,6 +232,8 @@ export function compileOptions (input: unknown, plugin: PluginName): Plan {
     plugin,
     options: Object.freeze({ ...opts }),
     trust,
+    peers,
+    emptyTrust: isEmptyTrust(opts.trust),
     forwarded: opts.forwarded === true,
     clientIpHeader,
     ...counts,
@@ -205,6 +242,21 @@ export function compileOptions (input: unknown, plugin: PluginName): Plan {
     header,
     guard: allowedHosts !== null || (strict && trust.kind !== 'off')
   }
+}
+
+/**
+ * What a plugin logs once at registration about its plan: [level, message]. Trusting every peer,
+ * or counting hops from any peer, lets any client forge its IP, scheme and host.
+ */
+export function planNotices (plan: Plan): Array<['warn' | 'info', string]> {
+  const out: Array<['warn' | 'info', string]> = []
+  const name = plan.plugin
+  if (plan.trust.kind === 'all') out.push(['warn', `${name}: trust is true, so every peer is trusted and any client can forge its IP, scheme and host`])
+  if (plan.trust.kind === 'count' && plan.peers.kind === 'all') {
+    out.push(['warn', `${name}: peers is true, so the hop count is believed from any peer, and a client that connects directly can forge its IP, scheme and host`])
+  }
+  if (plan.emptyTrust) out.push(['info', `${name}: trust is empty, so no proxy is trusted and the socket's own values stand`])
+  return out
 }
 
 /** A route's `config.<plugin>`: false turns the plugin off there; an object overrides options. */

@@ -1,6 +1,8 @@
 import type { FastifyInstance, FastifyRequest, FastifyReply, HookHandlerDoneFunction, RouteOptions } from 'fastify'
-import { FST_ERR_PROXY_FIX_TRUST_PROXY_CONFLICT } from './errors'
+import { FST_ERR_PROXY_FIX_DUPLICATE_HOST, FST_ERR_PROXY_FIX_TRUST_PROXY_CONFLICT } from './errors'
+import { hostLines } from './host'
 import { compileRouteOptions, type Plan } from './options'
+import { peerOf, watchServer } from './peer'
 import { resolve, type ProxyView } from './resolve'
 
 type Slots = Record<symbol, unknown>
@@ -28,8 +30,14 @@ export function viewOf (request: FastifyRequest): ProxyView {
     rewrite = (config[kRoutePlan.hostRewrite] as Plan | undefined) ?? rewrite
   }
   const raw = request.raw
-  const socket = raw.socket as { remoteAddress?: string, encrypted?: boolean } | null
-  const view = resolve(socket?.remoteAddress, socket?.encrypted === true, raw.headers, fix, rewrite, socket)
+  const socket = raw.socket as { encrypted?: boolean } | null
+  const view = resolve(peerOf(socket), socket?.encrypted === true, raw.headers, fix, rewrite)
+  // RFC 9112 §3.2: a request with more than one Host line gets a 400. Node keeps the first, which
+  // would pass allowedHosts while a proxy in front may have routed on the other. Counted only
+  // where a plan answers 400 anyway.
+  if (((fix?.guard ?? false) || (rewrite?.guard ?? false)) && view.error === null && hostLines(raw.rawHeaders) > 1) {
+    view.error = new FST_ERR_PROXY_FIX_DUPLICATE_HOST()
+  }
   slots[kView] = view
   return view
 }
@@ -59,6 +67,7 @@ function install (fastify: FastifyInstance): void {
   }
   for (const name of Object.keys(getters)) if (name !== 'ip') fastify.decorateRequest(name, { getter: getters[name] })
   fastify.decorateRequest(kView as unknown as string, null)
+  watchServer(fastify.server)
 }
 
 /**

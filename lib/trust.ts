@@ -1,7 +1,10 @@
 import { parseIp, parseIPv4, type Ip } from './ip'
 
-/** A user trust function: `address` is the canonical IP, or `'unix'` for a Unix-socket peer. */
-export type TrustFunction = (address: string, hopIndex: number) => boolean
+/**
+ * A user trust function: `address` is the canonical IP, or `'unix'` for a Unix-socket peer. A
+ * truthy return trusts the hop, as in proxy-addr and Express, so their compiled functions fit.
+ */
+export type TrustFunction = (address: string, hopIndex: number) => unknown
 
 export type TrustKind = 'off' | 'all' | 'list' | 'count' | 'function'
 
@@ -122,7 +125,7 @@ export function compileFunction (fn: TrustFunction): Trust {
     test (ip, hop) {
       // A throwing user function fails closed: the hop is not trusted.
       try {
-        return fn(ip === null ? 'unix' : ip.text, hop) === true
+        return Boolean(fn(ip === null ? 'unix' : ip.text, hop))
       } catch {
         return false
       }

@@ -169,9 +169,12 @@ test('compileFunction', async (t) => {
   const results: Array<[unknown, boolean]> = [
     [true, true],
     [false, false],
-    [1, false],
-    ['true', false],
-    [{}, false],
+    // truthy trusts, as in proxy-addr and Express
+    [1, true],
+    ['true', true],
+    [{}, true],
+    [0, false],
+    ['', false],
     [null, false],
     [undefined, false]
   ]
