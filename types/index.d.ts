@@ -26,20 +26,29 @@ declare namespace fastifyProxyFix {
   /**
    * Decides whether one hop is a trusted proxy. `address` is the canonical IP (or `'unix'`);
    * `hopIndex` is 0 for the socket peer, 1 for the nearest X-Forwarded-For entry, and so on.
+   * A truthy return trusts the hop (as in proxy-addr and Express, whose compiled functions fit);
+   * a throw does not. Addresses are parsed strictly before the function is asked.
    */
-  export type TrustFunction = (address: string, hopIndex: number) => boolean
+  export type TrustFunction = (address: string, hopIndex: number) => unknown
 
   /**
    * Who counts as a proxy:
    * - addresses: IPs, CIDRs, IP/netmask, named ranges, as an array or a comma-separated string;
-   * - a number N: exactly N proxies stand in front (Werkzeug); the peer is not checked;
-   * - a function; `true` (everyone, warned at startup); `false` (nothing is changed).
+   * - a number N: exactly N proxies stand in front (Werkzeug), believed only from a peer in `peers`;
+   * - a function; `true` (everyone, warned at startup); `false`, `[]` or `''` (nothing is trusted).
    */
   export type Trust = boolean | number | string | readonly (NamedRange | (string & {}))[] | TrustFunction
 
   export interface SharedOptions {
     /** Who counts as a proxy. @default 'loopback' */
     trust?: Trust
+    /**
+     * With a numeric `trust` only: who may connect and have its count believed. A request from
+     * any other peer is not corrected at all (GHSA-3m5p-2c4r-xxw2). `true` counts from any peer
+     * (warned at startup). Ignored by the other trust forms.
+     * @default ['loopback', 'linklocal', 'uniquelocal', 'unix']
+     */
+    peers?: true | string | readonly (NamedRange | (string & {}))[] | TrustFunction
     /** Per-field hop counts, with a numeric `trust` only (Werkzeug's x_for, x_proto ...). 0 turns a field off. */
     hops?: Partial<Record<Field, number>>
     /** Fields honoured with address or function trust. @default ['for', 'proto', 'host', 'port', 'prefix'] */
@@ -72,8 +81,15 @@ declare namespace fastifyProxyFix {
     readonly protocol: 'http' | 'https'
   }
 
+  /** What a PROXY protocol listener read for this connection. */
+  export interface ProxyProtocolInfo {
+    /** The client's address and port from the header; null for LOCAL and unspecified families. */
+    readonly source: { readonly address: string, readonly port: number } | null
+    readonly [key: string]: unknown
+  }
+
   export interface ProxyInfo {
-    /** Client address; the socket peer when nothing trusted says otherwise (undefined on a Unix socket). */
+    /** Client address; the peer when nothing trusted says otherwise (undefined on a Unix socket, or for a peer whose address Node could not report). */
     readonly ip: string | undefined
     /** The chain from the socket outwards: the socket peer first, the client last. */
     readonly ips: string[]
@@ -87,7 +103,10 @@ declare namespace fastifyProxyFix {
     readonly trusted: boolean
     /** Why the request is answered 400 (strict or allowedHosts), or null. */
     readonly error: Error | null
+    /** The socket's own view; `original.ip` is the TCP peer, also behind the PROXY protocol. */
     readonly original: OriginalView
+    /** The connection's PROXY protocol header, when a PROXY protocol listener read one; else null. */
+    readonly proxyProtocol: ProxyProtocolInfo | null
     /** Absolute external URL of `path`, honouring the forwarded scheme, host, port and prefix. */
     url (path?: string): string
   }

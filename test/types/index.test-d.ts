@@ -1,6 +1,6 @@
 import fastify, { type FastifyRequest } from 'fastify'
 import { expectAssignable, expectError, expectType } from 'tsd'
-import fastifyProxyFix, { hostRewrite, mountApp, proxyFix, optionsSchema, type MountAppOptions, type ProxyInfo, type ProxyFixOptions } from '../..'
+import fastifyProxyFix, { hostRewrite, mountApp, proxyFix, optionsSchema, type MountAppOptions, type ProxyInfo, type ProxyFixOptions, type ProxyProtocolInfo } from '../..'
 import express from 'express'
 import connect from 'connect'
 import type { IncomingMessage, ServerResponse } from 'node:http'
@@ -14,6 +14,12 @@ app.register(proxyFix, { trust: (address: string, hop: number) => address === '1
 app.register(proxyFix, { trust: 'loopback, 10.0.0.0/8', fields: ['for', 'proto'], strict: true, allowedHosts: ['.example.com'] })
 app.register(proxyFix, { forwarded: true, clientIpHeader: 'cf-connecting-ip' })
 app.register(hostRewrite, { header: 'X-FHost', trust: ['127.0.0.1'], allowedHosts: 'example.com' })
+app.register(proxyFix, { trust: 1, peers: ['uniquelocal', 'unix'] })
+app.register(proxyFix, { trust: 2, peers: true })
+app.register(proxyFix, { trust: 1, peers: (address: string) => address.startsWith('10.') })
+app.register(proxyFix, { trust: [] })
+app.register(proxyFix, { trust: (address: string, hop: number) => hop < 2 ? address : undefined })
+expectError(app.register(proxyFix, { trust: 1, peers: false }))
 
 expectError(app.register(hostRewrite, { trust: ['127.0.0.1'] }))
 expectError(app.register(hostRewrite, { header: 'x-fhost', trust: true }))
@@ -28,6 +34,8 @@ app.get('/', { config: { proxyFix: false, hostRewrite: { allowedHosts: ['a.examp
   expectType<number | null>(request.proxy.port)
   expectType<string>(request.proxy.prefix)
   expectType<boolean>(request.proxy.trusted)
+  expectType<ProxyProtocolInfo | null>(request.proxy.proxyProtocol)
+  expectType<string | undefined>(request.proxy.proxyProtocol?.source?.address)
   expectType<string | undefined>(request.proxy.original.ip)
   expectType<string>(request.proxy.url('/next'))
   expectType<string>(request.ip)
