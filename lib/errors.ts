@@ -29,7 +29,8 @@ export function show (value: unknown): string {
   if (typeof value === 'function') return 'a function'
   let text: string
   try {
-    text = typeof value === 'string' ? JSON.stringify(value) : String(JSON.stringify(value) ?? value)
+    // a header value can be 16 KiB: cut it before quoting
+    text = typeof value === 'string' ? JSON.stringify(value.length > 100 ? value.slice(0, 100) : value) : String(JSON.stringify(value) ?? value)
   } catch {
     text = String(value)
   }

@@ -2,6 +2,9 @@
 // (the elements trusted proxies appended) is read, so a 16 KiB header costs no more than a short one.
 import { isOws, MAX_ENTRIES } from './list'
 
+/** Most characters of a Forwarded header read, from its right end: 32 hops of quoted IPv6 with ports, host and proto fit. */
+export const MAX_TAIL = 4096
+
 export interface ForwardedElement {
   for?: string
   by?: string
@@ -31,6 +34,7 @@ const MAX_PAIRS = 16
  */
 export function parseForwarded (value: string, max: number): ForwardedElement[] | null {
   const start = tailStart(value, max + 1)
+  if (start === -1) return null
   const out = parseFrom(value, start, max)
   // An empty element stands for the parts skipped unread: the walk stops there, as at `unknown`.
   if (out !== null && start > 0 && out.length <= max) out.unshift({})
@@ -39,25 +43,29 @@ export function parseForwarded (value: string, max: number): ForwardedElement[] 
 
 /**
  * Where the last `keep` comma-separated parts begin, found by scanning from the right and
- * tracking quoted strings (a quote after an odd run of backslashes is escaped). Only the tail is
- * read, so a 16 KiB header costs no more than a short one. Trusted proxies append on the right,
- * so a client's unbalanced quote further left can not change how their elements split; the tail
- * is then parsed strictly from `start`.
+ * tracking quoted strings (a quote after an odd run of backslashes is escaped). Trusted proxies
+ * append on the right, so a client's unbalanced quote further left can not change how their
+ * elements split; the tail is then parsed strictly from `start`. At most MAX_TAIL characters are
+ * read: past that, the tail starts after the leftmost comma seen (the parts further left are
+ * skipped unread), or is -1 when the region holds no whole part.
  */
 function tailStart (value: string, keep: number): number {
+  const floor = value.length > MAX_TAIL ? value.length - MAX_TAIL : 0
   let quoted = false
   let commas = 0
-  for (let i = value.length - 1; i >= 0; i--) {
+  let leftmost = -1
+  for (let i = value.length - 1; i >= floor; i--) {
     const c = value.charCodeAt(i)
     if (c === 34) {
       let b = 0
-      while (i - 1 - b >= 0 && value.charCodeAt(i - 1 - b) === 92) b++
+      while (i - 1 - b >= floor && value.charCodeAt(i - 1 - b) === 92) b++
       if ((b & 1) === 0) quoted = !quoted
-    } else if (c === 44 && !quoted && ++commas === keep) {
-      return i + 1
+    } else if (c === 44 && !quoted) {
+      if (++commas === keep) return i + 1
+      leftmost = i
     }
   }
-  return 0
+  return floor === 0 ? 0 : leftmost === -1 ? -1 : leftmost + 1
 }
 
 function parseFrom (value: string, start: number, max: number): ForwardedElement[] | null {
@@ -139,9 +147,11 @@ function parseFrom (value: string, start: number, max: number): ForwardedElement
  */
 export function forwardedTail (raw: string): ForwardedElement[] {
   const out: ForwardedElement[] = []
+  const floor = raw.length > MAX_TAIL ? raw.length - MAX_TAIL : 0
   let end = raw.length
   for (let n = 0; n <= MAX_ENTRIES && end > 0; n++) {
     const comma = raw.lastIndexOf(',', end - 1)
+    if (comma + 1 < floor) break
     const els = parseForwarded(raw.slice(comma + 1, end), 1)
     if (els === null) break
     if (els.length > 0) out.push(els[0])

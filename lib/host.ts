@@ -74,6 +74,7 @@ export function withPort (hostname: string, port: number): HostParts {
 
 /** http, https, ws or wss in any case. WebSocket schemes map to their HTTP twins. */
 export function parseProto (value: string): 'http' | 'https' | null {
+  if (value.length > 5) return null
   switch (value.toLowerCase()) {
     case 'http':
     case 'ws':

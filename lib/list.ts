@@ -4,6 +4,12 @@
 /** Most elements read from one header, empty ones included. More are ignored (and rejected when strict). */
 export const MAX_ENTRIES = 32
 
+/**
+ * Longest list element trimmed, OWS included. A longer one is returned untrimmed and fails to
+ * parse: no forwarded value is that long, and trimming is the only scan of an element's body.
+ */
+export const MAX_ELEMENT = 2048
+
 /** Optional whitespace (RFC 9110 §5.6.3): SP and HTAB only, never CR, LF, NBSP or other Unicode spaces. */
 export function isOws (c: number): boolean {
   return c === 32 || c === 9
@@ -11,6 +17,7 @@ export function isOws (c: number): boolean {
 
 /** `value` without leading and trailing SP/HTAB (unlike String#trim, which also strips CR, LF and U+00A0). */
 export function trimOws (value: string): string {
+  if (value.length > MAX_ELEMENT) return value
   let s = 0
   let e = value.length
   while (s < e && isOws(value.charCodeAt(s))) s++
@@ -48,6 +55,11 @@ export class RightCursor {
       let s = comma + 1
       let e = this.at
       this.at = comma === -1 ? 0 : comma
+      if (e - s > MAX_ELEMENT) {
+        this.start = s
+        this.end = e
+        return true
+      }
       while (s < e && isOws(value.charCodeAt(s))) s++
       while (e > s && isOws(value.charCodeAt(e - 1))) e--
       if (e > s) {

@@ -1,6 +1,6 @@
 import { test } from 'tap'
-import { parseForwarded, forwardedTail, type ForwardedElement } from '../lib/forwarded'
-import { MAX_ENTRIES, pick, RightCursor, trimOws } from '../lib/list'
+import { parseForwarded, forwardedTail, MAX_TAIL, type ForwardedElement } from '../lib/forwarded'
+import { MAX_ELEMENT, MAX_ENTRIES, pick, RightCursor, trimOws } from '../lib/list'
 
 /** The entries a RightCursor visits, nearest first: at most `max + 1`. */
 function rightEntries (value: string, max: number): string[] {
@@ -60,7 +60,8 @@ test('rightEntries: a 16 KiB header', async (t) => {
   t.equal(padded.text(), '1.1.1.1')
   t.equal(padded.next(), false, 'an entry behind 32 empty elements is never reached')
   t.equal(padded.overflow, true)
-  t.same(rightEntries(' '.repeat(16 * 1024) + 'a', MAX_ENTRIES), ['a'])
+  t.same(rightEntries(' '.repeat(16 * 1024) + 'a', MAX_ENTRIES), [' '.repeat(16 * 1024) + 'a'], 'an element over MAX_ELEMENT is not trimmed (and parses as nothing)')
+  t.same(rightEntries(' '.repeat(MAX_ELEMENT - 1) + 'a', MAX_ENTRIES), ['a'])
 })
 
 test('rightEntries: the nth entry from the right, none when the list is shorter', async (t) => {
@@ -232,4 +233,22 @@ test('forwardedTail: at most MAX_ENTRIES segments are read, empty ones included'
   t.same(forwardedTail(',,,,'), [])
   const padded = 'for=9.9.9.9' + ','.repeat(40) + 'for=1.1.1.1'
   t.same(forwardedTail(padded), [{ for: '1.1.1.1' }], 'segments behind the cap are not read')
+})
+
+test('bounded reads: an oversized element is returned untrimmed, a Forwarded header is read from its last MAX_TAIL characters', async (t) => {
+  const spaces = ' '.repeat(MAX_ELEMENT + 1)
+  const c = new RightCursor('1.2.3.4,' + spaces)
+  t.equal(c.next(), true)
+  t.equal(c.text(), spaces, 'not scanned for OWS: it is longer than any forwarded value')
+  t.equal(trimOws(spaces), spaces)
+  t.equal(trimOws(' '.repeat(MAX_ELEMENT)), '', 'up to MAX_ELEMENT it is trimmed')
+  const good = 'for=10.0.0.1;proto=https, for=10.0.0.2'
+  t.same(parseForwarded('x'.repeat(MAX_TAIL) + ', ' + good, 32), [{}, { for: '10.0.0.1', proto: 'https' }, { for: '10.0.0.2' }],
+    'parts further left than MAX_TAIL are skipped unread (the walk stops there)')
+  t.equal(parseForwarded('a=b;'.repeat(MAX_TAIL), 32), null, 'no whole element within MAX_TAIL: malformed')
+  t.same(parseForwarded(' '.repeat(MAX_TAIL - good.length) + good, 32), [{ for: '10.0.0.1', proto: 'https' }, { for: '10.0.0.2' }], 'exactly MAX_TAIL is read whole')
+  const quoted = '"\\' + '\\'.repeat(MAX_TAIL) + '", for=10.0.0.3'
+  t.same(parseForwarded(quoted, 32), [{}, { for: '10.0.0.3' }], 'a backslash run is counted only within the region')
+  t.same(forwardedTail('for="' + 'x'.repeat(MAX_TAIL) + ', for=10.0.0.4'), [{ for: '10.0.0.4' }], 'the salvage reads only the region too')
+  t.same(forwardedTail('x'.repeat(MAX_TAIL) + ',"' + ', for=10.0.0.5'), [{ for: '10.0.0.5' }])
 })
