@@ -49,15 +49,28 @@ export const optionsSchema = {
       default: [...FIELDS]
     },
     forwarded: { description: 'Read RFC 7239 Forwarded instead of X-Forwarded-*.', type: 'boolean', default: false },
-    clientIpHeader: { description: 'A single-IP header set by the nearest trusted proxy.', type: 'string', pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$" },
+    clientIpHeader: {
+      description: 'A single-IP header set by the nearest trusted proxy; or headers tied to the edges allowed to send them, such as { "cf-connecting-ip": ["cloudflare"] }.',
+      anyOf: [
+        { type: 'string', pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$" },
+        { type: 'object', minProperties: 1, propertyNames: { pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$" }, additionalProperties: trustList }
+      ]
+    },
     allowedHosts: {
       description: 'Exact host names, or ".example.com" for a domain and its subdomains.',
       anyOf: [{ type: 'string' }, { type: 'array', items: { type: 'string', minLength: 1 } }]
     },
+    warnings: { description: 'Log misconfiguration warnings (each once per process, kind and peer).', type: 'boolean', default: true },
     strict: { description: 'Answer 400 to a malformed forwarded value from a trusted peer.', type: 'boolean', default: false },
     header: { description: 'hostRewrite only: the header that carries the public host.', type: 'string', pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$" }
   }
 } as const
+
+export interface EdgeHeader {
+  /** The lower-cased header name. */
+  name: string
+  edge: Trust
+}
 
 export type PluginName = 'proxyFix' | 'hostRewrite' | 'mountApp'
 
@@ -72,6 +85,10 @@ export interface Plan {
   emptyTrust: boolean
   forwarded: boolean
   clientIpHeader: string | null
+  /** Client-IP headers tied to their edges: believed only from a hop in the edge's ranges. */
+  edgeHeaders: EdgeHeader[] | null
+  /** Who may connect: `trust`, plus the edges of tied headers. */
+  peerTrust: Trust
   /** Hop count per field with a numeric trust; 1 (on) or 0 (off) otherwise. */
   for: number
   proto: number
@@ -82,12 +99,14 @@ export interface Plan {
   strict: boolean
   /** hostRewrite: the lower-cased header name. */
   header: string | null
+  /** Log misconfiguration warnings. */
+  warnings: boolean
   /** An onRequest check is needed to answer 400. */
   guard: boolean
 }
 
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
-const SHARED = new Set(['trust', 'peers', 'hops', 'fields', 'forwarded', 'clientIpHeader', 'allowedHosts', 'strict'])
+const SHARED = new Set(['trust', 'peers', 'hops', 'fields', 'forwarded', 'clientIpHeader', 'allowedHosts', 'strict', 'warnings'])
 const OWN: Record<PluginName, string[]> = {
   proxyFix: [],
   hostRewrite: ['header'],
@@ -146,6 +165,37 @@ function compileTrust (value: unknown, plugin: PluginName): Trust {
     }
   }
   return invalidOption('trust', value, 'must be an address list, a hop count, a function, true or false')
+}
+
+function compileEdgeHeaders (value: Record<string, unknown>): EdgeHeader[] {
+  const names = Object.keys(value)
+  if (names.length === 0) invalidOption('clientIpHeader', value, 'names no header')
+  return names.map((key) => {
+    if (!TOKEN.test(key)) invalidOption('clientIpHeader', key, 'is not a header name')
+    const ranges = value[key]
+    if ((typeof ranges !== 'string' && !Array.isArray(ranges)) || isEmptyTrust(ranges)) {
+      invalidOption(`clientIpHeader.${key}`, ranges, 'must list the addresses or named ranges of the edge that sends it')
+    }
+    try {
+      return { name: key.toLowerCase(), edge: compileList(ranges as string | string[]) }
+    } catch (err) {
+      const e = err as TrustError
+      return invalidOption(`clientIpHeader.${key}`, e.entry, e.message)
+    }
+  })
+}
+
+/** `trust`, plus every edge of a tied header: an edge may connect directly. */
+function withEdges (trust: Trust, edges: EdgeHeader[]): Trust {
+  return {
+    kind: trust.kind === 'function' ? 'function' : trust.kind === 'off' ? 'list' : trust.kind,
+    count: 0,
+    test (ip, hop) {
+      if (trust.test(ip, hop)) return true
+      for (const e of edges) if (e.edge.test(ip, hop)) return true
+      return false
+    }
+  }
 }
 
 function compileAllowedHosts (value: unknown): ((hostname: string) => boolean) | null {
@@ -212,13 +262,18 @@ export function compileOptions (input: unknown, plugin: PluginName): Plan {
       counts[f as Field] = 1
     }
   }
-  for (const key of ['forwarded', 'strict'] as const) {
+  for (const key of ['forwarded', 'strict', 'warnings'] as const) {
     if (opts[key] !== undefined && typeof opts[key] !== 'boolean') invalidOption(key, opts[key], 'must be true or false')
   }
   let clientIpHeader: string | null = null
-  if (opts.clientIpHeader !== undefined) {
-    if (typeof opts.clientIpHeader !== 'string' || !TOKEN.test(opts.clientIpHeader)) invalidOption('clientIpHeader', opts.clientIpHeader, 'is not a header name')
-    clientIpHeader = opts.clientIpHeader.toLowerCase()
+  let edgeHeaders: EdgeHeader[] | null = null
+  const cih = opts.clientIpHeader
+  if (cih !== null && typeof cih === 'object' && !Array.isArray(cih)) {
+    if (counting) invalidOption('clientIpHeader', cih, 'tied to edges needs an address or function trust, not a hop count')
+    edgeHeaders = compileEdgeHeaders(cih as Record<string, unknown>)
+  } else if (cih !== undefined) {
+    if (typeof cih !== 'string' || !TOKEN.test(cih)) invalidOption('clientIpHeader', cih, 'is not a header name, or an object of header names and the edges that send them')
+    clientIpHeader = cih.toLowerCase()
   }
   let header: string | null = null
   if (plugin === 'hostRewrite') {
@@ -228,6 +283,7 @@ export function compileOptions (input: unknown, plugin: PluginName): Plan {
   }
   const allowedHosts = compileAllowedHosts(opts.allowedHosts)
   const strict = opts.strict === true
+  const peerTrust = edgeHeaders === null ? trust : withEdges(trust, edgeHeaders)
   return {
     plugin,
     options: Object.freeze({ ...opts }),
@@ -236,11 +292,14 @@ export function compileOptions (input: unknown, plugin: PluginName): Plan {
     emptyTrust: isEmptyTrust(opts.trust),
     forwarded: opts.forwarded === true,
     clientIpHeader,
+    edgeHeaders,
+    peerTrust,
     ...counts,
     allowedHosts,
     strict,
+    warnings: opts.warnings !== false,
     header,
-    guard: allowedHosts !== null || (strict && trust.kind !== 'off')
+    guard: allowedHosts !== null || (strict && peerTrust.kind !== 'off')
   }
 }
 
@@ -248,20 +307,20 @@ export function compileOptions (input: unknown, plugin: PluginName): Plan {
  * What a plugin logs once at registration about its plan: [level, message]. Trusting every peer,
  * or counting hops from any peer, lets any client forge its IP, scheme and host.
  */
-export function planNotices (plan: Plan): Array<['warn' | 'info', string]> {
-  const out: Array<['warn' | 'info', string]> = []
+export function planNotices (plan: Plan): Array<['warn' | 'info', { code: string }, string]> {
+  const out: Array<['warn' | 'info', { code: string }, string]> = []
   const name = plan.plugin
-  if (plan.trust.kind === 'all') out.push(['warn', `${name}: trust is true, so every peer is trusted and any client can forge its IP, scheme and host`])
+  if (plan.trust.kind === 'all') out.push(['warn', { code: 'FPF_W_TRUST_ALL' }, `${name}: trust is true, so every peer is trusted and any client can forge its IP, scheme and host`])
   if (plan.trust.kind === 'count' && plan.peers.kind === 'all') {
-    out.push(['warn', `${name}: peers is true, so the hop count is believed from any peer, and a client that connects directly can forge its IP, scheme and host`])
+    out.push(['warn', { code: 'FPF_W_UNCHECKED_COUNT' }, `${name}: peers is true, so the hop count is believed from any peer, and a client that connects directly can forge its IP, scheme and host`])
   }
-  if (plan.emptyTrust) out.push(['info', `${name}: trust is empty, so no proxy is trusted and the socket's own values stand`])
-  return out
+  if (plan.emptyTrust) out.push(['info', { code: 'FPF_TRUST_EMPTY' }, `${name}: trust is empty, so no proxy is trusted and the socket's own values stand`])
+  return plan.warnings ? out : out.filter(([level]) => level === 'info')
 }
 
 /** A route's `config.<plugin>`: false turns the plugin off there; an object overrides options. */
 export function compileRouteOptions (base: Plan, override: unknown): Plan {
-  if (override === false) return { ...base, trust: TRUST_OFF, allowedHosts: null, guard: false, options: base.options }
+  if (override === false) return { ...base, trust: TRUST_OFF, peerTrust: TRUST_OFF, edgeHeaders: null, allowedHosts: null, guard: false, options: base.options }
   if (override === null || typeof override !== 'object' || Array.isArray(override)) {
     invalidOption(`config.${base.plugin}`, override, 'must be false or an options object')
   }

@@ -6,7 +6,7 @@ import { attach } from './state'
 const plugin: FastifyPluginAsync<Record<string, unknown>> = async (fastify, opts) => {
   const plan = compileOptions(opts, 'proxyFix')
   attach(fastify, plan)
-  for (const [level, message] of planNotices(plan)) fastify.log[level](message)
+  for (const [level, code, message] of planNotices(plan)) fastify.log[level](code, message)
 }
 
 export const proxyFix = fp(plugin, { fastify: '5.x', name: 'fastify-proxy-fix' })

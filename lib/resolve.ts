@@ -2,13 +2,17 @@ import { FST_ERR_PROXY_FIX_HOST_NOT_ALLOWED, show } from './errors'
 import { parseHost, parsePort, parsePrefix, parseProto, withPort } from './host'
 import { parseIp, parseNode, UNKNOWN, type Ip } from './ip'
 import { MAX_ENTRIES, trimOws } from './list'
-import type { Plan } from './options'
+import type { EdgeHeader, Plan } from './options'
 import { makePeer, type Peer, type PeerMemo } from './peer'
+import { compileList } from './trust'
+import { BOTH_FAMILIES, FORGOTTEN_PROXY, TRUST_TOO_WIDE } from './warnings'
 import { END, ForwardedSource, text, XForwardedSource, type Headers, type HopSource } from './sources'
 import { ProxyView } from './view'
 
 export type { Headers } from './sources'
 export type { ProxyView, OriginalView } from './view'
+
+const LOCAL = compileList('private')
 
 /** Address trust: walk leftwards while each hop is trusted. Returns the index where it stopped. */
 function walkHops (v: ProxyView, plan: Plan, src: HopSource): number {
@@ -17,6 +21,8 @@ function walkHops (v: ProxyView, plan: Plan, src: HopSource): number {
     const node = src.next()
     if (node === END) {
       if (src.overflow) v.reject(plan, src.name, `more than ${MAX_ENTRIES} entries`)
+      // every hop was trusted: the client is the leftmost only by default
+      else if (i > 0 && plan.trust.kind !== 'all') v.notices |= TRUST_TOO_WIDE
       break
     }
     i++
@@ -50,13 +56,73 @@ function countHops (v: ProxyView, plan: Plan, src: HopSource): void {
   if (client !== UNKNOWN) v.ip = client.text
 }
 
-function clientHeader (v: ProxyView, plan: Plan, raw: string): void {
-  const node = raw.includes(',') ? null : parseNode(trimOws(raw))
-  if (node === null) v.reject(plan, plan.clientIpHeader as string, raw)
+/**
+ * One client-IP header's value: a single address. CloudFront-Viewer-Address is `ip:port`, with
+ * an unbracketed IPv6 before the last colon. Under Cloudflare's pseudo IPv4, CF-Connecting-IP
+ * holds a made-up class E address and CF-Connecting-IPv6 the real one.
+ */
+function clientHeader (v: ProxyView, plan: Plan, name: string, headers: Headers): void {
+  let raw = text(headers[name]) as string
+  let header = name
+  if (name === 'cf-connecting-ip') {
+    const v6 = text(headers['cf-connecting-ipv6'])
+    if (v6 !== undefined) {
+      raw = v6
+      header = 'cf-connecting-ipv6'
+    }
+  }
+  let value = raw.includes(',') ? '' : trimOws(raw)
+  if (name === 'cloudfront-viewer-address') {
+    const colon = value.lastIndexOf(':')
+    value = colon > 0 && parsePort(value, colon + 1) !== -1 ? value.slice(0, colon) : ''
+  }
+  const node = name === 'cloudfront-viewer-address' ? parseIp(value) : parseNode(value)
+  if (node === null) v.reject(plan, header, raw)
   else if (node !== UNKNOWN) {
     v.ip = node.text
     v.addHop(node.text)
   }
+}
+
+/** Whether hop `ip` is the edge of a tied header that is present; if so, its value is the client. */
+function edgeClient (v: ProxyView, plan: Plan, headers: Headers, ip: Ip): boolean {
+  for (const e of plan.edgeHeaders as EdgeHeader[]) {
+    if (headers[e.name] !== undefined && e.edge.test(ip, 0)) {
+      clientHeader(v, plan, e.name, headers)
+      return true
+    }
+  }
+  return false
+}
+
+/**
+ * Tied client-IP headers (Caddy's client_ip_headers, nginx's real_ip_header): walk from the peer
+ * through trusted hops; at the first hop inside a header's edge ranges, that header names the
+ * client. A header is never believed from anywhere else, so a client that reaches another
+ * trusted proxy cannot set it.
+ */
+function walkEdges (v: ProxyView, plan: Plan, headers: Headers, src: HopSource, peer: Ip | null): number {
+  if (peer !== null && edgeClient(v, plan, headers, peer)) return 1
+  // a peer that is only an edge (not in trust), without its header, is where the walk ends
+  if (peer === null ? !plan.trust.test(null, 0) : !plan.trust.test(peer, 0)) return 1
+  let i = 0
+  for (;;) {
+    const node = src.next()
+    if (node === END) {
+      if (src.overflow) v.reject(plan, src.name, `more than ${MAX_ENTRIES} entries`)
+      break
+    }
+    i++
+    if (node === null) {
+      v.reject(plan, src.name, src.bad)
+      break
+    }
+    if (node === UNKNOWN) break
+    v.ip = node.text
+    v.addHop(node.text)
+    if (edgeClient(v, plan, headers, node) || !plan.trust.test(node, i)) break
+  }
+  return i === 0 ? 1 : i
 }
 
 /**
@@ -64,13 +130,14 @@ function clientHeader (v: ProxyView, plan: Plan, raw: string): void {
  * and prefix from the same hop `k` where the address walk stopped (a count reads each field at
  * its own count instead).
  */
-function walk (v: ProxyView, plan: Plan, headers: Headers, src: HopSource): void {
+function walk (v: ProxyView, plan: Plan, headers: Headers, src: HopSource, peer: Peer): void {
   const counting = plan.trust.kind === 'count'
   let k = 1
   if (plan.for > 0) {
     if (plan.clientIpHeader !== null) {
-      const raw = text(headers[plan.clientIpHeader])
-      if (raw !== undefined) clientHeader(v, plan, raw)
+      if (headers[plan.clientIpHeader] !== undefined) clientHeader(v, plan, plan.clientIpHeader, headers)
+    } else if (plan.edgeHeaders !== null) {
+      k = walkEdges(v, plan, headers, src, peer.unix || peer.address === undefined ? null : parseIp(peer.address))
     } else if (counting) {
       countHops(v, plan, src)
     } else {
@@ -136,7 +203,7 @@ function checkHost (v: ProxyView, plan: Plan | undefined): void {
  * as `unix`; a TCP peer whose address is unknown or unparseable is never trusted.
  */
 function peerVerdict (peer: Peer, plan: Plan): boolean {
-  const trust = plan.trust.kind === 'count' ? plan.peers : plan.trust
+  const trust = plan.trust.kind === 'count' ? plan.peers : plan.peerTrust
   if (peer.unix) return trust.test(null, 0)
   const ip = peer.address === undefined ? null : parseIp(peer.address)
   return ip !== null && trust.test(ip, 0)
@@ -150,11 +217,19 @@ function peerVerdict (peer: Peer, plan: Plan): boolean {
 function trustedPeer (peer: Peer, plan: Plan, memo: PeerMemo): boolean {
   if (memo.plan === plan) return memo.trusted
   const trusted = peerVerdict(peer, plan)
-  if ((plan.trust.kind === 'count' ? plan.peers : plan.trust).kind === 'list') {
+  if ((plan.trust.kind === 'count' ? plan.peers : plan.peerTrust).kind === 'list') {
     memo.plan = plan
     memo.trusted = trusted
   }
   return trusted
+}
+
+/** An untrusted peer on a local or private address that sends forwarded headers: likely a proxy nobody listed. */
+function forgottenProxy (peer: Peer, headers: Headers): boolean {
+  if (headers['x-forwarded-for'] === undefined && headers.forwarded === undefined && headers['x-forwarded-proto'] === undefined && headers['x-forwarded-host'] === undefined) return false
+  if (peer.unix) return true
+  const ip = peer.address === undefined ? null : parseIp(peer.address)
+  return ip !== null && LOCAL.test(ip, 0)
 }
 
 /**
@@ -166,15 +241,23 @@ export function resolve (peer: Peer | string | undefined, encrypted: boolean, he
   fix: Plan | undefined, rewrite: Plan | undefined): ProxyView {
   const p = typeof peer === 'object' ? peer : makePeer(peer)
   const v = new ProxyView(p, text(headers.host) ?? text(headers[':authority']) ?? '', encrypted)
-  if (fix !== undefined && fix.trust.kind !== 'off' && trustedPeer(p, fix, p.fix)) {
-    v.trusted = true
-    if (!fix.forwarded) walk(v, fix, headers, new XForwardedSource(headers))
-    else {
-      const raw = text(headers.forwarded)
-      if (raw !== undefined) walk(v, fix, headers, new ForwardedSource(raw, v, fix))
+  if (fix !== undefined && fix.peerTrust.kind !== 'off') {
+    if (trustedPeer(p, fix, p.fix)) {
+      v.trusted = true
+      if (!fix.forwarded) {
+        walk(v, fix, headers, new XForwardedSource(headers), p)
+        if (fix.warnings && headers.forwarded !== undefined) v.notices |= BOTH_FAMILIES
+      } else {
+        const raw = text(headers.forwarded)
+        if (raw !== undefined) walk(v, fix, headers, new ForwardedSource(raw, v, fix), p)
+        if (fix.warnings && headers['x-forwarded-for'] !== undefined) v.notices |= BOTH_FAMILIES
+      }
+      if (!fix.warnings) v.notices = 0
+    } else if (fix.warnings && forgottenProxy(p, headers)) {
+      v.notices |= FORGOTTEN_PROXY
     }
   }
-  if (rewrite !== undefined && rewrite.trust.kind !== 'off' && trustedPeer(p, rewrite, p.rewrite)) {
+  if (rewrite !== undefined && rewrite.peerTrust.kind !== 'off' && trustedPeer(p, rewrite, p.rewrite)) {
     v.trusted = true
     hostRewrite(v, rewrite, headers)
   }

@@ -4,6 +4,7 @@ import { hostLines } from './host'
 import { compileRouteOptions, type Plan } from './options'
 import { peerOf, watchServer } from './peer'
 import { resolve, type ProxyView } from './resolve'
+import { warnOnce } from './warnings'
 
 type Slots = Record<symbol, unknown>
 
@@ -39,6 +40,7 @@ export function viewOf (request: FastifyRequest): ProxyView {
     view.error = new FST_ERR_PROXY_FIX_DUPLICATE_HOST()
   }
   slots[kView] = view
+  if (view.notices !== 0) warnOnce(request.log, view.notices, view.ips[0] ?? 'unix', fix as Plan)
   return view
 }
 
@@ -103,6 +105,7 @@ export function planHeaders (request: FastifyRequest): string[] {
   const fix = server[kPlan.proxyFix] as Plan | undefined
   const rewrite = server[kPlan.hostRewrite] as Plan | undefined
   if (fix?.clientIpHeader) names.push(fix.clientIpHeader)
+  if (fix?.edgeHeaders) for (const e of fix.edgeHeaders) names.push(e.name)
   if (rewrite?.header) names.push(rewrite.header)
   return names
 }

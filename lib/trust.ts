@@ -19,7 +19,9 @@ export interface Trust {
 const NAMED: Record<string, string[]> = {
   loopback: ['127.0.0.0/8', '::1/128'],
   linklocal: ['169.254.0.0/16', 'fe80::/10'],
-  uniquelocal: ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', 'fc00::/7']
+  uniquelocal: ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', 'fc00::/7'],
+  // what users usually mean by "our network": the three above plus carrier-grade NAT (RFC 6598)
+  private: ['loopback', 'linklocal', 'uniquelocal', '100.64.0.0/10']
 }
 
 export class TrustError extends Error {

@@ -19,6 +19,8 @@ export class ProxyView {
   prefix: string
   trusted: boolean
   error: Error | null
+  /** Misconfiguration notices (see warnings.ts), as bits; 0 for none. */
+  notices: number
   private parts: HostParts | null
   private readonly peer: Peer
   private readonly socketHost: string
@@ -34,6 +36,7 @@ export class ProxyView {
     this.prefix = ''
     this.trusted = false
     this.error = null
+    this.notices = 0
     this.parts = null
     this.peer = peer
     this.socketHost = host

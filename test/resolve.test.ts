@@ -1,5 +1,5 @@
 import { test } from 'tap'
-import { compileOptions } from '../lib/options'
+import { compileOptions, compileRouteOptions } from '../lib/options'
 import { resolve, type Headers } from '../lib/resolve'
 import { makePeer } from '../lib/peer'
 
@@ -286,4 +286,34 @@ test('the PROXY protocol source is the peer; the TCP peer stays the original', a
   t.equal(v.original.ip, '127.0.0.1')
   t.equal(v.proxyProtocol, info)
   t.equal(resolve('10.0.0.1', false, {}, undefined, undefined).proxyProtocol, null)
+})
+
+const CF = ['198.51.100.0/24']
+test('client-IP headers tied to their edge: believed only from a hop in the edge ranges', async (t) => {
+  table(t, [
+    { name: 'the edge connects directly (trust nothing else)', peer: '198.51.100.5', opts: { trust: false, clientIpHeader: { 'CF-Connecting-IP': CF } }, headers: { 'cf-connecting-ip': '203.0.113.9' }, want: { ip: '203.0.113.9', ips: ['198.51.100.5', '203.0.113.9'], trusted: true } },
+    { name: 'another trusted peer cannot set it', peer: '10.0.0.1', opts: { trust: '10.0.0.0/8', clientIpHeader: { 'cf-connecting-ip': CF } }, headers: { 'cf-connecting-ip': '6.6.6.6' }, want: { ip: '10.0.0.1', trusted: true } },
+    { name: 'a public peer cannot set it', peer: '203.0.113.1', opts: { trust: false, clientIpHeader: { 'cf-connecting-ip': CF } }, headers: { 'cf-connecting-ip': '6.6.6.6' }, want: { ip: '203.0.113.1', trusted: false } },
+    { name: 'behind a local proxy: the edge is found in X-Forwarded-For', peer: '127.0.0.1', opts: { clientIpHeader: { 'cf-connecting-ip': CF } }, headers: { 'x-forwarded-for': '192.0.2.44, 198.51.100.5', 'cf-connecting-ip': '192.0.2.44' }, want: { ip: '192.0.2.44', ips: ['127.0.0.1', '198.51.100.5', '192.0.2.44'] } },
+    { name: 'a client that reaches the local proxy directly cannot set it', peer: '127.0.0.1', opts: { clientIpHeader: { 'cf-connecting-ip': CF } }, headers: { 'x-forwarded-for': '198.51.100.5, 6.6.6.6', 'cf-connecting-ip': '1.1.1.1' }, want: { ip: '6.6.6.6', ips: ['127.0.0.1', '6.6.6.6'] } },
+    { name: 'the edge without its header: the edge is the client', peer: '198.51.100.5', opts: { trust: false, clientIpHeader: { 'cf-connecting-ip': CF } }, headers: { 'x-forwarded-for': '6.6.6.6' }, want: { ip: '198.51.100.5', trusted: true } },
+    { name: 'each header only from its own edge', peer: '127.0.0.1', opts: { clientIpHeader: { 'cf-connecting-ip': CF, 'fly-client-ip': '172.16.0.0/12' } }, headers: { 'x-forwarded-for': '172.16.1.1', 'cf-connecting-ip': '6.6.6.6', 'fly-client-ip': '203.0.113.7' }, want: { ip: '203.0.113.7' } },
+    { name: 'a malformed value from the edge: the edge stands', peer: '198.51.100.5', opts: { trust: false, strict: true, clientIpHeader: { 'cf-connecting-ip': CF } }, headers: { 'cf-connecting-ip': '1.2.3.4, 5.6.7.8' }, want: { ip: '198.51.100.5', error: 'FST_ERR_PROXY_FIX_MALFORMED_HEADER' } },
+    { name: 'Cloudflare pseudo IPv4: CF-Connecting-IPv6 holds the real address', peer: '198.51.100.5', opts: { trust: false, clientIpHeader: { 'cf-connecting-ip': CF } }, headers: { 'cf-connecting-ip': '240.16.0.1', 'cf-connecting-ipv6': '2001:DB8::5' }, want: { ip: '2001:db8::5' } },
+    { name: 'CloudFront-Viewer-Address: IPv4 with its port', peer: '198.51.100.5', opts: { trust: false, clientIpHeader: { 'cloudfront-viewer-address': CF } }, headers: { 'cloudfront-viewer-address': '203.0.113.9:46532' }, want: { ip: '203.0.113.9' } },
+    { name: 'CloudFront-Viewer-Address: unbracketed IPv6 with its port', peer: '198.51.100.5', opts: { trust: false, clientIpHeader: { 'cloudfront-viewer-address': CF } }, headers: { 'cloudfront-viewer-address': '2001:db8:85a3::8a2e:370:7334:46532' }, want: { ip: '2001:db8:85a3::8a2e:370:7334' } },
+    { name: 'CloudFront-Viewer-Address without a port is malformed', peer: '198.51.100.5', opts: { trust: false, strict: true, clientIpHeader: { 'cloudfront-viewer-address': CF } }, headers: { 'cloudfront-viewer-address': '203.0.113.9' }, want: { ip: '198.51.100.5', error: 'FST_ERR_PROXY_FIX_MALFORMED_HEADER' } },
+    { name: 'an untied header gets the same formats', peer: '127.0.0.1', opts: { clientIpHeader: 'CloudFront-Viewer-Address' }, headers: { 'cloudfront-viewer-address': '[2001:db8::1]:443' }, want: { ip: '127.0.0.1' } },
+    { name: 'tied headers along a Forwarded chain', peer: '127.0.0.1', opts: { forwarded: true, clientIpHeader: { 'cf-connecting-ip': CF } }, headers: { forwarded: 'for=192.0.2.44, for=198.51.100.5', 'cf-connecting-ip': '192.0.2.45' }, want: { ip: '192.0.2.45' } },
+    { name: 'a malformed hop stops the walk before any edge', peer: '127.0.0.1', opts: { strict: true, clientIpHeader: { 'cf-connecting-ip': CF } }, headers: { 'x-forwarded-for': '198.51.100.5, proxy', 'cf-connecting-ip': '1.1.1.1' }, want: { ip: '127.0.0.1', error: 'FST_ERR_PROXY_FIX_MALFORMED_HEADER' } },
+    { name: 'unknown stops the walk', peer: '127.0.0.1', opts: { clientIpHeader: { 'cf-connecting-ip': CF } }, headers: { 'x-forwarded-for': '198.51.100.5, unknown', 'cf-connecting-ip': '1.1.1.1' }, want: { ip: '127.0.0.1' } },
+    { name: 'a trust function beside the edges', peer: '10.0.0.1', opts: { trust: (a: string) => a === '10.0.0.1', clientIpHeader: { 'cf-connecting-ip': CF } }, headers: { 'x-forwarded-for': '198.51.100.5', 'cf-connecting-ip': '192.0.2.9' }, want: { ip: '192.0.2.9' } },
+    { name: 'all trusted, no edge: the leftmost', peer: '127.0.0.1', opts: { trust: ['loopback', '10.0.0.0/8'], clientIpHeader: { 'cf-connecting-ip': CF } }, headers: { 'x-forwarded-for': '10.0.0.2' }, want: { ip: '10.0.0.2' } },
+    { name: 'a unix peer in trust walks on', unix: true, opts: { trust: 'unix', clientIpHeader: { 'cf-connecting-ip': CF } }, headers: { 'x-forwarded-for': '198.51.100.5', 'cf-connecting-ip': '192.0.2.1' }, want: { ip: '192.0.2.1' } }
+  ])
+  const many = Array.from({ length: 40 }, (_, i) => `10.0.0.${i + 1}`).join(', ')
+  const v = resolve('127.0.0.1', false, { 'x-forwarded-for': many }, compileOptions({ trust: ['loopback', '10.0.0.0/8'], strict: true, clientIpHeader: { 'cf-connecting-ip': CF } }, 'proxyFix'), undefined)
+  t.equal((v.error as Error & { code: string }).code, 'FST_ERR_PROXY_FIX_MALFORMED_HEADER', 'more than 32 entries, all trusted')
+  const off = compileRouteOptions(compileOptions({ trust: false, clientIpHeader: { 'cf-connecting-ip': CF } }, 'proxyFix'), false)
+  t.equal(resolve('198.51.100.5', false, { 'cf-connecting-ip': '1.1.1.1' }, off, undefined).ip, '198.51.100.5', 'config false turns the edges off')
 })

@@ -20,8 +20,11 @@ declare namespace fastifyProxyFix {
   /** A forwarded field: client address, scheme, host, port or path prefix. */
   export type Field = 'for' | 'proto' | 'host' | 'port' | 'prefix'
 
-  /** Named address ranges, and `unix` for peers on a Unix-domain socket. */
-  export type NamedRange = 'loopback' | 'linklocal' | 'uniquelocal' | 'unix'
+  /**
+   * Named address ranges, and `unix` for peers on a Unix-domain socket. `private` is loopback,
+   * linklocal, uniquelocal and carrier-grade NAT (100.64.0.0/10).
+   */
+  export type NamedRange = 'loopback' | 'linklocal' | 'uniquelocal' | 'private' | 'unix'
 
   /**
    * Decides whether one hop is a trusted proxy. `address` is the canonical IP (or `'unix'`);
@@ -55,8 +58,14 @@ declare namespace fastifyProxyFix {
     fields?: readonly Field[]
     /** Read the RFC 7239 `Forwarded` header instead of X-Forwarded-*. @default false */
     forwarded?: boolean
-    /** A single-IP header set by the nearest trusted proxy, such as `'x-real-ip'` or `'cf-connecting-ip'`. */
-    clientIpHeader?: string
+    /**
+     * A single-IP header set by the nearest trusted proxy, such as `'x-real-ip'`; or headers tied
+     * to the edges allowed to send them, `{ 'cf-connecting-ip': ['173.245.48.0/20', ...] }`: each
+     * is believed only from a hop inside its edge's ranges, reached through trusted hops.
+     */
+    clientIpHeader?: string | Readonly<Record<string, string | readonly (NamedRange | (string & {}))[]>>
+    /** Log misconfiguration warnings (each once per process, kind and peer). @default true */
+    warnings?: boolean
     /** Host names allowed after rewriting: exact names, or `'.example.com'` for it and its subdomains. Others get a 400. */
     allowedHosts?: string | readonly string[]
     /** Answer 400 to a malformed forwarded value from a trusted peer, instead of ignoring it. @default false */

@@ -18,6 +18,8 @@ app.register(proxyFix, { trust: 1, peers: ['uniquelocal', 'unix'] })
 app.register(proxyFix, { trust: 2, peers: true })
 app.register(proxyFix, { trust: 1, peers: (address: string) => address.startsWith('10.') })
 app.register(proxyFix, { trust: [] })
+app.register(proxyFix, { trust: ['private'], warnings: false, clientIpHeader: { 'cf-connecting-ip': ['198.51.100.0/24'], 'fly-client-ip': 'private' } })
+expectError(app.register(proxyFix, { clientIpHeader: { 'cf-connecting-ip': 5 } }))
 app.register(proxyFix, { trust: (address: string, hop: number) => hop < 2 ? address : undefined })
 expectError(app.register(proxyFix, { trust: 1, peers: false }))
 
