@@ -11,7 +11,7 @@ export const FST_ERR_PROXY_FIX_TRUST_ALL_REFUSED = createError<[string, string]>
 /** Fastify's own trustProxy is on, and it would fight the corrected getters. */
 export const FST_ERR_PROXY_FIX_TRUST_PROXY_CONFLICT = createError<[]>(
   'FST_ERR_PROXY_FIX_TRUST_PROXY_CONFLICT',
-  'request.ip is already defined in this scope (by Fastify\'s "trustProxy" or another plugin): turn trustProxy off and give its value as the "trust" option instead', 500)
+  'request.ip is already defined in this scope (by Fastify\'s "trustProxy" or another plugin): turn trustProxy off and give its value as the "trust" option instead. A numeric trustProxy trusts nothing since Fastify 5.12.1; "trust: N" here is a hop count believed only from "peers"', 500)
 
 /** A forwarded value from a trusted peer that is malformed, with `strict` on. */
 export const FST_ERR_PROXY_FIX_MALFORMED_HEADER = createError<[string, string]>(

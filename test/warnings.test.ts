@@ -105,3 +105,8 @@ test('tied client-IP headers never reach a mounted app', async (t) => {
   t.equal(res.json().ip, '203.0.113.4', 'the app sees the client it named')
   await f.close()
 })
+
+test('the Fastify migration trap: a numeric trustProxy beside proxyFix is refused with what to use instead', async (t) => {
+  const f = Fastify({ trustProxy: 1 as unknown as boolean })
+  await t.rejects(f.register(proxyFix).ready(), { code: 'FST_ERR_PROXY_FIX_TRUST_PROXY_CONFLICT', message: /numeric trustProxy trusts nothing since Fastify 5.12.1; "trust: N" here is a hop count believed only from "peers"/ })
+})
