@@ -1,6 +1,6 @@
 import { FST_ERR_PROXY_FIX_TRUST_ALL_REFUSED, invalidOption } from './errors'
 import { MAX_ENTRIES } from './list'
-import { parseHost } from './host'
+import { parseHost } from './field-values'
 import { compileCount, compileFunction, compileList, TRUST_ALL, TRUST_OFF, type Trust, type TrustError } from './trust'
 
 export const FIELDS = ['for', 'proto', 'host', 'port', 'prefix'] as const

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
 import { compileOptions, planNotices } from './options'
-import { attach } from './state'
+import { attach } from './request-getters'
 
 const plugin: FastifyPluginAsync<Record<string, unknown>> = async (fastify, opts) => {
   const plan = compileOptions(opts, 'proxyFix')

@@ -1,5 +1,5 @@
 import { FST_ERR_PROXY_FIX_HOST_NOT_ALLOWED, show } from './errors'
-import { parseHost, parsePort, parsePrefix, parseProto, withPort } from './host'
+import { parseHost, parsePort, parsePrefix, parseProto, withPort } from './field-values'
 import { parseIp, parseNode, UNKNOWN, type Ip } from './ip'
 import { MAX_ENTRIES, trimOws } from './list'
 import type { EdgeHeader, Plan } from './options'

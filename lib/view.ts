@@ -1,5 +1,5 @@
 import { FST_ERR_PROXY_FIX_MALFORMED_HEADER, show } from './errors'
-import { splitHost, type HostParts } from './host'
+import { splitHost, type HostParts } from './field-values'
 import type { Plan } from './options'
 import type { Peer, ProxyProtocolInfo } from './peer'
 

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest, FastifyReply, HookHandlerDoneFunction, RouteOptions } from 'fastify'
 import { FST_ERR_PROXY_FIX_DUPLICATE_HOST, FST_ERR_PROXY_FIX_TRUST_PROXY_CONFLICT } from './errors'
-import { hostLines } from './host'
+import { hostLines } from './field-values'
 import { compileRouteOptions, type Plan } from './options'
 import { peerOf, watchServer } from './peer'
 import { resolve, type ProxyView } from './resolve'
