@@ -402,3 +402,13 @@ test('a client that resets the connection inside its header is dropped quietly',
   await new Promise((resolve) => setTimeout(resolve, 100))
   t.strictSame(lines, [])
 })
+
+test('the package exports proxyProtocolServer, withProxyProtocol and kProxyProtocol (CommonJS and ESM)', async (t) => {
+  const dist = path.join(__dirname, '..', 'dist', 'index.js')
+  const out = execFileSync(process.execPath, ['--input-type=module', '-e', `
+    import { proxyProtocolServer, withProxyProtocol, kProxyProtocol } from ${JSON.stringify('file://' + dist)}
+    import cjs from ${JSON.stringify('file://' + dist)}
+    console.log(JSON.stringify([typeof proxyProtocolServer, typeof withProxyProtocol, kProxyProtocol === Symbol.for('fastify-proxy-fix.proxyProtocol'), cjs.proxyProtocolServer === proxyProtocolServer]))
+  `]).toString()
+  t.strictSame(JSON.parse(out), ['function', 'function', true, true])
+})
