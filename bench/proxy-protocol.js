@@ -2,12 +2,14 @@
 
 // PROXY protocol benchmark, keep-alive. The same Fastify app twice, in two child processes: one on
 // Fastify's own server, one on proxyProtocolServer() (from: loopback). Both are loaded at the same
-// time by one client process (25 keep-alive connections each, one request in flight per
-// connection); on the PROXY side each connection sends a v1 header once, before its first request.
+// time by one client process (25 keep-alive connections each, opened once and kept for every
+// round, one request in flight per connection); on the PROXY side each connection sends a v1
+// header once, before its first request, as a balancer does.
 // Each round alternates which side the client starts first. Reported per comparison: the median of
 // the rounds' ratios (baseline CPU per request / server CPU per request, the figure the target is
 // judged on; and req/s) with their spread, and a calibration row (the plain server against itself).
-//   node bench/proxy-protocol.js [rounds=10] [seconds=2]   (BENCH_NO_PIN=1 to skip CPU pinning)
+//   node bench/proxy-protocol.js [rounds=10] [seconds=2]   (BENCH_NO_PIN=1 to skip CPU pinning,
+//   BENCH_VERBOSE=1 to print every round)
 // Needs the build: npm run build. Exits 0 once it has measured (a missed target is printed), 1 when it cannot.
 
 const { fork } = require('node:child_process')
@@ -93,35 +95,52 @@ function responseSize (side) {
   })
 }
 
-/** Keeps CONNECTIONS keep-alive connections busy for `ms`; resolves with the responses counted. */
-function load (side, size, ms) {
-  return new Promise((resolve, reject) => {
-    let count = 0
-    let open = CONNECTIONS
-    let stopping = false
-    for (let i = 0; i < CONNECTIONS; i++) {
-      const s = net.connect(side.port, '127.0.0.1')
-      s.setNoDelay(true)
-      let pending = 0
-      s.on('data', (c) => {
-        pending += c.length
-        while (pending >= size) {
-          pending -= size
-          count++
-          if (stopping) {
-            s.destroy()
-            return
-          }
+/**
+ * Opens CONNECTIONS keep-alive connections (the PROXY side sends a header on each, once, as a
+ * balancer does) and keeps them for every round: a round measures requests on warm connections.
+ * `run(ms)` keeps one request in flight on each connection for `ms`, then waits for the last
+ * responses; it resolves with the number of responses.
+ */
+function pool (side, size) {
+  const conns = []
+  let count = 0
+  let busy = 0
+  let stopping = true
+  let finish = null
+  for (let i = 0; i < CONNECTIONS; i++) {
+    const s = net.connect(side.port, '127.0.0.1')
+    s.setNoDelay(true)
+    let pending = 0
+    s.on('data', (c) => {
+      pending += c.length
+      while (pending >= size) {
+        pending -= size
+        count++
+        if (stopping) {
+          if (--busy === 0 && finish !== null) finish()
+        } else {
           s.write(REQUEST)
         }
+      }
+    })
+    s.on('error', (err) => { throw err })
+    // the client a balancer would announce: its address and port, once per connection
+    if (side.header) s.write(`PROXY TCP4 198.51.100.${i + 1} 127.0.0.1 ${50000 + i} 80\r\n`)
+    conns.push(s)
+  }
+  return {
+    run (ms) {
+      return new Promise((resolve) => {
+        count = 0
+        stopping = false
+        busy = conns.length
+        finish = () => { finish = null; resolve(count) }
+        for (const s of conns) s.write(REQUEST)
+        setTimeout(() => { stopping = true }, ms)
       })
-      s.on('error', (err) => { if (!stopping) reject(err) })
-      s.on('close', () => { if (--open === 0) resolve(count) })
-      // the client a balancer would be: its address, port 5xxxx, once per connection
-      s.write((side.header ? `PROXY TCP4 198.51.100.${i + 1} 127.0.0.1 ${50000 + i} 80\r\n` : '') + REQUEST)
-    }
-    setTimeout(() => { stopping = true }, ms)
-  })
+    },
+    close () { for (const s of conns) s.destroy() }
+  }
 }
 
 function median (xs) {
@@ -149,7 +168,8 @@ async function main () {
     const sides = [await start(a), await start(b)]
     try {
       const sizes = await Promise.all(sides.map(responseSize))
-      await Promise.all(sides.map((side, i) => load(side, sizes[i], 1000))) // warm-up
+      const pools = sides.map((side, i) => pool(side, sizes[i]))
+      await Promise.all(pools.map((p) => p.run(1000))) // warm-up
       const byCpu = []
       const byRate = []
       const us = [[], []]
@@ -158,7 +178,7 @@ async function main () {
         const before = await Promise.all(sides.map((side) => cpuOf(side.proc)))
         const counts = [0, 0]
         const runs = []
-        for (const i of order) runs.push(load(sides[i], sizes[i], seconds * 1000).then((n) => { counts[i] = n }))
+        for (const i of order) runs.push(pools[i].run(seconds * 1000).then((n) => { counts[i] = n }))
         await Promise.all(runs)
         const after = await Promise.all(sides.map((side) => cpuOf(side.proc)))
         const per = sides.map((_, i) => (after[i] - before[i]) / counts[i])
@@ -166,6 +186,8 @@ async function main () {
         byRate.push(counts[0] / counts[1])
         us[0].push(per[0])
         us[1].push(per[1])
+        if (round === rounds - 1) for (const p of pools) p.close()
+        if (process.env.BENCH_VERBOSE === '1') console.log(`    round ${round + 1} (${sides[order[0]].name} first): ${(per[1] / per[0]).toFixed(3)} by CPU, ${(counts[0] / counts[1]).toFixed(3)} req/s (${counts[0]} vs ${counts[1]})`)
       }
       const ratio = median(byCpu)
       const verdict = target === null ? '(calibration)' : `(target >= ${target}) ${ratio >= target ? 'ok' : 'MISSED'}`
