@@ -135,6 +135,8 @@ export function proxyProtocolServer (options?: ProxyProtocolOptions): ProxyProto
 /** The reader for a server made elsewhere (http, https or http2): call before it listens. */
 export function withProxyProtocol<S extends net.Server> (server: S, options?: Omit<ProxyProtocolOptions, 'http2' | 'https'>): S {
   const cfg = compileOptions(options)
+  const built = cfg.http2 !== undefined ? 'http2' : cfg.https !== undefined ? 'https' : null
+  if (built !== null) invalidOption(built, cfg[built], 'is not an option of withProxyProtocol: the server is already built')
   const log = (peer: string, reason: string): void => {
     if (cfg.logger === null) return stderrLine(peer, reason)
     cfg.logger.warn({ peer, reason }, `PROXY protocol: closed the connection from ${peer}: ${reason}`)
