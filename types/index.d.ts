@@ -1,5 +1,8 @@
-import type { FastifyPluginCallback } from 'fastify'
-import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { FastifyPluginCallback, FastifyServerFactory, RawServerBase } from 'fastify'
+import type { IncomingMessage, ServerResponse, Server as HttpServer } from 'node:http'
+import type { ServerOptions as HttpsServerOptions } from 'node:https'
+import type { SecureServerOptions as Http2SecureServerOptions } from 'node:http2'
+import type { Server as NetServer } from 'node:net'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -90,13 +93,6 @@ declare namespace fastifyProxyFix {
     readonly protocol: 'http' | 'https'
   }
 
-  /** What a PROXY protocol listener read for this connection. */
-  export interface ProxyProtocolInfo {
-    /** The client's address and port from the header; null for LOCAL and unspecified families. */
-    readonly source: { readonly address: string, readonly port: number } | null
-    readonly [key: string]: unknown
-  }
-
   export interface ProxyInfo {
     /** Client address; the peer when nothing trusted says otherwise (undefined on a Unix socket, or for a peer whose address Node could not report). */
     readonly ip: string | undefined
@@ -138,6 +134,95 @@ declare namespace fastifyProxyFix {
     /** A literal path such as `'/legacy'`, added once to the scope's own prefix. @default '/' */
     prefix?: string
   }
+
+  /** An address and port from a PROXY protocol header, the address in canonical text (IPv6 as RFC 5952). */
+  export interface ProxyProtocolEndpoint {
+    address: string
+    port: number
+  }
+
+  /** The PP2_TYPE_SSL TLV. */
+  export interface ProxyProtocolSsl {
+    /** PP2_CLIENT_* bits: 0x01 TLS, 0x02 a certificate on this connection, 0x04 on this session. */
+    client: number
+    /** 0 when the client's certificate was verified. */
+    verify: number
+    version?: string
+    cn?: string
+    cipher?: string
+    sigAlg?: string
+    keyAlg?: string
+  }
+
+  /** The v2 TLVs: the known ones decoded, every one (in order) in `raw`. Empty for v1. */
+  export interface ProxyProtocolTlvs {
+    alpn?: string
+    authority?: string
+    uniqueId?: Buffer
+    netns?: string
+    ssl?: ProxyProtocolSsl
+    /** AWS PrivateLink (0xEA, subtype 0x01): the VPC endpoint ID, such as `vpce-0123456789abcdef0`. */
+    awsVpceId?: string
+    /** Azure Private Link (0xEE, subtype 0x01): the private endpoint's LINKID. */
+    azureLinkId?: number
+    /** GCP Private Service Connect (0xE0): the connection ID, a 64-bit number in decimal. */
+    gcpPscConnectionId?: string
+    raw: Array<{ type: number, value: Buffer }>
+  }
+
+  export type ProxyProtocolFamily = 'TCP4' | 'TCP6' | 'UDP4' | 'UDP6' | 'UNIX' | 'UNIX_DGRAM' | 'UNKNOWN'
+
+  /** What a PROXY protocol header said, on the socket under `kProxyProtocol`. */
+  export interface ProxyProtocolInfo {
+    version: 1 | 2
+    command: 'PROXY' | 'LOCAL'
+    family: ProxyProtocolFamily
+    /** The client; null for LOCAL, UNKNOWN/UNSPEC and UNIX (the socket's own address stands). */
+    source: ProxyProtocolEndpoint | null
+    destination: ProxyProtocolEndpoint | null
+    /** The paths of a v2 UNIX header. */
+    unix?: { source: string, destination: string }
+    tlvs: ProxyProtocolTlvs
+    /** The real TCP peer (the balancer); null address and port on a Unix-domain socket. */
+    peer: { address: string | null, port: number | null }
+  }
+
+  /** A pino-style logger (Fastify's `app.log` fits). */
+  export interface ProxyProtocolLogger {
+    warn (obj: object, msg: string): void
+  }
+
+  export interface ProxyProtocolReaderOptions {
+    /** Who may send the header: IPs, CIDRs, named ranges, `unix`. List only the load balancer. @default 'loopback' */
+    from?: string | readonly (NamedRange | (string & {}))[]
+    /** Which header versions are read. @default 'auto' */
+    version?: 'v1' | 'v2' | 'auto'
+    /** Close connections from peers outside `from`, and from peers in it that send no header. @default true */
+    required?: boolean
+    /** Milliseconds for the whole header to arrive; a slower sender is cut off. @default 10000 */
+    headerTimeout?: number
+    /** Where the one line per closed connection goes. @default stderr */
+    logger?: ProxyProtocolLogger | null
+  }
+
+  export interface ProxyProtocolOptions extends ProxyProtocolReaderOptions {
+    /** Serve HTTP/2. @default Fastify's own `http2` option */
+    http2?: boolean
+    /** TLS options; TLS starts after the PROXY header. @default Fastify's own `https` option */
+    https?: HttpsServerOptions | Http2SecureServerOptions | true | null
+  }
+
+  /** A Fastify serverFactory; `logger` can be set after the Fastify instance exists (`factory.logger = app.log`). */
+  export type ProxyProtocolServerFactory<S extends RawServerBase = HttpServer> = FastifyServerFactory<S> & {
+    logger: ProxyProtocolLogger | null
+  }
+
+  /** `Fastify({ serverFactory: proxyProtocolServer({ from: '10.0.0.5' }) })`: reads the PROXY protocol header before HTTP. */
+  export function proxyProtocolServer<S extends RawServerBase = HttpServer> (options?: ProxyProtocolOptions): ProxyProtocolServerFactory<S>
+  /** Puts the PROXY protocol reader in front of a server made elsewhere; call it before `listen`. */
+  export function withProxyProtocol<S extends NetServer> (server: S, options?: ProxyProtocolReaderOptions): S
+  /** `Symbol.for('fastify-proxy-fix.proxyProtocol')`: the key of ProxyProtocolInfo on the socket. */
+  export const kProxyProtocol: unique symbol
 
   export const proxyFix: ProxyFixPlugin
   export const hostRewrite: FastifyPluginCallback<HostRewriteOptions>

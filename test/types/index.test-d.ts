@@ -1,6 +1,8 @@
 import fastify, { type FastifyRequest } from 'fastify'
 import { expectAssignable, expectError, expectType } from 'tsd'
-import fastifyProxyFix, { hostRewrite, mountApp, proxyFix, optionsSchema, type MountAppOptions, type ProxyInfo, type ProxyFixOptions, type ProxyProtocolInfo } from '../..'
+import fastifyProxyFix, { hostRewrite, mountApp, proxyFix, optionsSchema, proxyProtocolServer, withProxyProtocol, kProxyProtocol, type MountAppOptions, type ProxyInfo, type ProxyFixOptions, type ProxyProtocolInfo, type ProxyProtocolLogger } from '../..'
+import { createServer, type Server as HttpServer } from 'node:http'
+import type { Http2SecureServer } from 'node:http2'
 import express from 'express'
 import connect from 'connect'
 import type { IncomingMessage, ServerResponse } from 'node:http'
@@ -57,3 +59,20 @@ app.register(mountApp, { app: { handle: (_req: IncomingMessage, res: ServerRespo
 expectError(app.register(mountApp, { prefix: '/x' }))
 expectError(app.register(mountApp, { app: 'express' }))
 expectAssignable<MountAppOptions>({ app: express(), allowedHosts: ['.example.com'] })
+
+// PROXY protocol
+const pp = proxyProtocolServer({ from: ['10.0.0.5', 'unix'], version: 'v2', required: true, headerTimeout: 5000 })
+const ppApp = fastify({ serverFactory: pp })
+pp.logger = ppApp.log
+expectType<ProxyProtocolLogger | null>(proxyProtocolServer().logger)
+fastify({ serverFactory: proxyProtocolServer<Http2SecureServer>({ http2: true, https: { allowHTTP1: true } }), http2: true, https: {} })
+expectError(proxyProtocolServer({ version: 'v3' }))
+expectError(proxyProtocolServer({ from: 5 }))
+expectType<HttpServer>(withProxyProtocol(createServer(), { from: 'loopback' }))
+ppApp.get('/pp', (request) => {
+  const info = (request.raw.socket as any)[kProxyProtocol] as ProxyProtocolInfo | undefined
+  expectType<string | undefined>(info?.source?.address)
+  expectType<string | undefined>(info?.tlvs.awsVpceId)
+  expectType<number | undefined>(info?.tlvs.ssl?.verify)
+  return 'ok'
+})
