@@ -7,8 +7,10 @@ import { parseIp } from '../ip'
 import type { Trust } from '../trust'
 import { parseHeader, type Accept, type ProxyHeader } from './parse'
 
+import { kAwaitingHeader, kProxyProtocol } from '../peer'
+
 /** The key of the parsed header on the socket (and on the TLSSocket over it). */
-export const kProxyProtocol = Symbol.for('fastify-proxy-fix.proxyProtocol')
+export { kProxyProtocol }
 
 export interface Peer { address: string | null, port: number | null }
 
@@ -29,7 +31,7 @@ export interface ListenerConfig {
 }
 
 type Listener = (socket: net.Socket) => void
-type Tagged = net.Socket & { [kProxyProtocol]?: ProxyProtocolInfo }
+type Tagged = net.Socket & { [kProxyProtocol]?: ProxyProtocolInfo, [kAwaitingHeader]?: boolean }
 
 function preview (buf: Buffer): string {
   const n = buf.length < 16 ? buf.length : 16
@@ -93,10 +95,12 @@ export function attach<S extends net.Server> (server: S, cfg: ListenerConfig): S
       if (!cfg.from.test(ip, 0)) return refuse(socket, peer)
     }
     pending.add(socket)
+    socket[kAwaitingHeader] = true
     let buf: Buffer | null = null
     const done = (): void => {
       clearTimeout(timer)
       pending.delete(socket)
+      delete socket[kAwaitingHeader]
       socket.removeListener('data', onData)
       socket.removeListener('end', onEnd)
       socket.removeListener('error', onError)
