@@ -75,6 +75,7 @@ function clientHeader (v: ProxyView, plan: Plan, name: string, headers: Headers)
   if (name === 'cloudfront-viewer-address') {
     const colon = value.lastIndexOf(':')
     value = colon > 0 && parsePort(value, colon + 1) !== -1 ? value.slice(0, colon) : ''
+    if (value.charCodeAt(0) === 91 && value.charCodeAt(value.length - 1) === 93) value = value.slice(1, -1)
   }
   const node = name === 'cloudfront-viewer-address' ? parseIp(value) : parseNode(value)
   if (node === null) v.reject(plan, header, raw)

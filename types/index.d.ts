@@ -27,7 +27,13 @@ declare namespace fastifyProxyFix {
    * Named address ranges, and `unix` for peers on a Unix-domain socket. `private` is loopback,
    * linklocal, uniquelocal and carrier-grade NAT (100.64.0.0/10).
    */
-  export type NamedRange = 'loopback' | 'linklocal' | 'uniquelocal' | 'private' | 'unix'
+  export type NamedRange = 'loopback' | 'linklocal' | 'uniquelocal' | 'private' | 'unix' | ProviderPreset
+
+  /**
+   * Provider presets: the edges' published ranges, from a dated snapshot in the package (or from
+   * `rangesFile`). `gcp-lb` is Google Cloud's load balancers and health checkers.
+   */
+  export type ProviderPreset = 'cloudflare' | 'cloudfront' | 'fastly' | 'gcp-lb'
 
   /**
    * Decides whether one hop is a trusted proxy. `address` is the canonical IP (or `'unix'`);
@@ -48,6 +54,8 @@ declare namespace fastifyProxyFix {
   export interface SharedOptions {
     /** Who counts as a proxy. @default 'loopback' */
     trust?: Trust
+    /** A file written by `fastify-proxy-fix ranges --update FILE`: the provider presets come from it instead of the package's snapshot. */
+    rangesFile?: string
     /**
      * With a numeric `trust` only: who may connect and have its count believed. A request from
      * any other peer is not corrected at all (GHSA-3m5p-2c4r-xxw2). `true` counts from any peer
