@@ -27,7 +27,7 @@ const echo: MountHandler = (req, res) => {
   res.end(JSON.stringify({ url: req.url, originalUrl: r.originalUrl, baseUrl: r.baseUrl, headers: req.headers }))
 }
 
-function expressEcho (factory: typeof express, trustProxy: unknown = true): express.Express {
+function expressEcho (factory: typeof express, trustProxy: unknown = false): express.Express {
   const app = factory()
   app.set('trust proxy', trustProxy)
   app.use(factory.json())
