@@ -1,5 +1,5 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
-import { ServerResponse, type IncomingMessage } from 'node:http'
+import { STATUS_CODES, ServerResponse, type IncomingMessage } from 'node:http'
 import fp from 'fastify-plugin'
 import { FST_ERR_PROXY_FIX_UPGRADE_REFUSED, invalidOption, show } from './errors'
 import { isExpressApp, type ExpressResponse } from './express-send'
@@ -58,6 +58,21 @@ function checkApp (app: unknown): MountHandler {
     return (req, res, next) => target.handle(req, res, next)
   }
   return invalidOption('app', app, 'must be an Express or Connect app, a (req, res, next) function, or an object with a handle method')
+}
+
+/**
+ * The error Fastify's error handler gets for `next(err)`: the app's own, with its status
+ * (`status` or `statusCode`), unless its message is not for the client. As http-errors marks it
+ * (`expose`, false by default from 500 up), such an error is handed on as one whose message is
+ * the status text, with the app's error as its `cause` (logged, never sent).
+ */
+function appError (err: unknown): Error {
+  if (!(err instanceof Error)) err = new Error(`The mounted app failed with ${show(err)}`)
+  const e = err as Error & { status?: unknown, statusCode?: unknown, expose?: unknown }
+  const given = e.status ?? e.statusCode
+  const status = typeof given === 'number' && given >= 400 && given <= 599 ? given : 500
+  if (e.expose === true || (e.expose === undefined && status < 500)) return e
+  return Object.assign(new Error(STATUS_CODES[status] ?? 'Internal Server Error', { cause: e }), { statusCode: status })
 }
 
 /** A throw or a rejection is an error even when its reason is empty. */
@@ -151,7 +166,7 @@ function run (mount: Mount, request: FastifyRequest, reply: FastifyReply): void 
     if (!failed) {
       reply.callNotFound()
     } else {
-      reply.send(err instanceof Error ? err : new Error(`The mounted app failed with ${show(err)}`))
+      reply.send(appError(err))
     }
   }
 

@@ -17,8 +17,9 @@ const kOverrides = Symbol('fastify-proxy-fix.overrides')
  */
 export function viewOf (request: FastifyRequest): ProxyView {
   const slots = request as unknown as Slots
-  const cached = slots[kView] as ProxyView | null
-  if (cached !== null) return cached
+  // undefined in a scope created before the plugin was registered (its requests lack the slot)
+  const cached = slots[kView] as ProxyView | null | undefined
+  if (cached !== null && cached !== undefined) return cached
   const server = request.server as unknown as Slots
   let fix = server[kPlan.proxyFix] as Plan | undefined
   let rewrite = server[kPlan.hostRewrite] as Plan | undefined
