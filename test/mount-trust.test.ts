@@ -41,7 +41,7 @@ test('with nothing trusting a proxy in the scope, the app\'s own trust proxy app
       [['10.0.0.1', '10.0.0.2'], '198.51.100.7'],
       [1, '10.0.0.2'],
       // Express's numeric trust: the first N hops from the socket, as proxy-addr counts them.
-    [(addr: string) => addr.startsWith('10.') ? 1 : 0, '198.51.100.7']
+      [(addr: string) => addr.startsWith('10.') ? 1 : 0, '198.51.100.7']
     ] as Array<[unknown, string]>) {
       const label = `${name}, trust proxy ${typeof trust === 'function' ? 'a function with truthy returns' : JSON.stringify(trust)}`
       const { f, logs } = await build(echo(factory, trust))
