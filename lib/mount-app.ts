@@ -8,7 +8,7 @@ import { rewriteHeaders, setHeaders } from './mount-headers'
 import { checkPrefix, remainder, routerFlags } from './mount-path'
 import { addMethods, claimRoutes, yieldTo } from './mount-routes'
 import { appMatching, buildShadow, shadowed, type Shadow } from './mount-shadow'
-import { appTrustPlan, correctedOf, setCorrected, type Source } from './mount-values'
+import { appTrustPlan, correctedOf, hostIsHostname, setCorrected, type Source } from './mount-values'
 import { compileOptions, type Plan } from './options'
 import { attach, planHeaders } from './state'
 
@@ -36,6 +36,8 @@ interface Mount {
   /** The plans' own header names (clientIpHeader, hostRewrite's header), found on first use: the
    * mount's routes share one scope, and plans can not change once the server is ready. */
   extra: string[] | null
+  /** Express 4: its `req.host` is the hostname. */
+  hostIsHostname: boolean
   /** Where the corrected values come from (mount-values.ts). */
   source: Source
   /** Fastify's routes that the app would match where Fastify does not (mount-shadow.ts), set when the server is ready. */
@@ -111,7 +113,7 @@ function run (mount: Mount, request: FastifyRequest, reply: FastifyReply): void 
   const status = res.statusCode
   const preset = res.getHeaderNames()
 
-  setCorrected(req, values)
+  setCorrected(req, values, mount.hostIsHostname)
   const rewritten = rewriteHeaders(req, values, mount.extra ??= planHeaders(request))
   if (rewritten !== headers) setHeaders(req, rewritten)
   req.originalUrl = url
@@ -192,7 +194,7 @@ const plugin: FastifyPluginAsync<Record<string, unknown>> = async (fastify, opts
   const { app: _app, prefix: _prefix, ...shared } = opts
   const own: Plan | null = Object.keys(shared).length > 0 ? compileOptions(shared, 'proxyFix') : null
   const flags = routerFlags(fastify)
-  const mount: Mount = { handle, express, base: '', segments: 0, semicolon: flags.semicolon, collapse: flags.collapse, extra: null, source: { getters: null, appPlan: null }, shadow: null }
+  const mount: Mount = { handle, express, hostIsHostname: hostIsHostname(app, express), base: '', segments: 0, semicolon: flags.semicolon, collapse: flags.collapse, extra: null, source: { getters: null, appPlan: null }, shadow: null }
   const handler = function (request: FastifyRequest, reply: FastifyReply): void { run(mount, request, reply) }
   const claimed = new Map<string, Set<string>>()
   addMethods(fastify)

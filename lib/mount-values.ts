@@ -25,11 +25,19 @@ type Raw = IncomingMessage & Record<string | symbol, unknown>
  * or Host, and both carry the corrected host (see rewriteHeaders). Plain assignments keep the raw
  * request cheap (Object.defineProperty would cost about 2.5 µs a request).
  */
-export function setCorrected (req: Raw, c: Corrected): void {
+export function setCorrected (req: Raw, c: Corrected, hostIsHostname: boolean): void {
   req.ip = c.ip
   req.ips = c.ips
   req.protocol = c.protocol
   req.hostname = c.hostname
+  // Set when something read request.hostname first (see state.ts): then it has to say what the
+  // app's own req.host would (Express 4's deprecated one is the hostname).
+  if (req.host !== undefined) req.host = hostIsHostname ? c.hostname : c.host
+}
+
+/** Express 4, whose deprecated `req.host` is the hostname (Express 5's keeps the port); Express 4 still has `req.param`. */
+export function hostIsHostname (app: unknown, express: boolean): boolean {
+  return express && typeof (app as { request?: { param?: unknown } }).request?.param === 'function'
 }
 
 function fromView (view: ProxyView): Corrected {

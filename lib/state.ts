@@ -47,7 +47,13 @@ function install (fastify: FastifyInstance): void {
     ip () { return viewOf(this).ip },
     ips () { return viewOf(this).ips },
     host () { return viewOf(this).host },
-    hostname () { return viewOf(this).hostname },
+    hostname () {
+      const view = viewOf(this)
+      // @fastify/middie and @fastify/express copy hostname, ip, ips and protocol onto the raw
+      // request for fastify.use() middleware, but not host: it is set here, as they read hostname.
+      ;(this.raw as unknown as Record<string, unknown>).host ??= view.host
+      return view.hostname
+    },
     port () { return viewOf(this).port },
     protocol () { return viewOf(this).protocol },
     proxy () { return viewOf(this) }
