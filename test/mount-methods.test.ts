@@ -138,6 +138,7 @@ test('a mount whose paths are all taken claims nothing; a later route yields onc
   await f.register(mountApp, { app: echo, prefix: '/a' })
   f.route({ method: f.supportedMethods as any, url: '/legacy', handler: async () => 'fastify legacy' })
   await f.register(mountApp, { app: echo, prefix: '/legacy' })
+  t.throws(() => f.get('/legacy', async () => 'again'), { code: 'FST_ERR_DUPLICATED_ROUTE' }, 'a duplicate of another route stays a duplicate: the mount holds nothing there')
   await f.register(mountApp, { app: (req: IncomingMessage, res: ServerResponse) => res.end('first root') })
   await f.register(mountApp, { app: (req: IncomingMessage, res: ServerResponse) => res.end('second root') })
   await f.register(cors, { preflight: false })
