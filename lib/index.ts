@@ -2,6 +2,8 @@ import { proxyFix } from './proxy-fix'
 import { hostRewrite } from './host-rewrite'
 import { mountApp } from './mount-app'
 import { optionsSchema } from './options'
+import { serve } from './server/index'
+import { whoami } from './server/whoami'
 
 // Fastify style: the module is the default plugin, with named and `.default` exports, so both
 // require() and ESM named imports (through cjs-module-lexer) work.
@@ -11,3 +13,5 @@ module.exports.proxyFix = proxyFix
 module.exports.hostRewrite = hostRewrite
 module.exports.mountApp = mountApp
 module.exports.optionsSchema = optionsSchema
+module.exports.serve = serve
+module.exports.whoami = whoami

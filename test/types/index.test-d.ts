@@ -1,6 +1,7 @@
-import fastify, { type FastifyRequest } from 'fastify'
+import fastify, { type FastifyInstance, type FastifyRequest } from 'fastify'
 import { expectAssignable, expectError, expectType } from 'tsd'
-import fastifyProxyFix, { hostRewrite, mountApp, proxyFix, optionsSchema, type MountAppOptions, type ProxyInfo, type ProxyFixOptions } from '../..'
+import fastifyProxyFix, { hostRewrite, mountApp, proxyFix, optionsSchema, serve, whoami, type MountAppOptions, type ProxyInfo, type ProxyFixOptions, type Served, type ServeOptions } from '../..'
+import { createServer } from 'node:http'
 import express from 'express'
 import connect from 'connect'
 import type { IncomingMessage, ServerResponse } from 'node:http'
@@ -47,3 +48,19 @@ app.register(mountApp, { app: { handle: (_req: IncomingMessage, res: ServerRespo
 expectError(app.register(mountApp, { prefix: '/x' }))
 expectError(app.register(mountApp, { app: 'express' }))
 expectAssignable<MountAppOptions>({ app: express(), allowedHosts: ['.example.com'] })
+
+// serve() and whoami
+expectType<Promise<Served>>(serve({ app: './app.js:api', bind: ['0.0.0.0:8000', 'unix:/run/app.sock'], workers: 'auto', trust: 'uniquelocal', maxRequests: 1000, maxRequestsJitter: 50 }))
+expectType<Promise<Served>>(serve({ app: express(), port: 0, signals: false, accessLog: false, accessLogFormat: 'json', health: '/healthz' }))
+expectType<Promise<Served>>(serve({ app: async (f: FastifyInstance) => { f.get('/', async () => 'hi') }, serverFactory: (handler) => createServer(handler) }))
+expectAssignable<ServeOptions>({ certfile: 'c.pem', keyfile: 'k.pem', http2: true, clientIpHeader: 'fly-client-ip', hostHeader: 'x-fhost', logLevel: 'warn' })
+expectError(serve({ workers: 'many' }))
+expectError(serve({ accessLogFormat: 'apache' }))
+expectError(serve({ logLevel: 'loud' }))
+serve({}).then(async (served) => {
+  expectType<string[]>(served.addresses)
+  expectType<number>(await served.close())
+})
+app.register(whoami, { prefix: '/_whoami', allow: ['loopback', '10.0.0.0/8'] })
+app.register(whoami, { allow: 'unix', settings: { trust: 'loopback' } })
+expectError(app.register(whoami, { allow: 42 }))
