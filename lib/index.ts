@@ -4,6 +4,8 @@ import { mountApp } from './mount-app'
 import { optionsSchema } from './options'
 import { serve } from './server/index'
 import { whoami } from './server/whoami'
+import { proxyProtocolServer, withProxyProtocol } from './proxy-protocol/server'
+import { kProxyProtocol } from './proxy-protocol/listener'
 
 // Fastify style: the module is the default plugin, with named and `.default` exports, so both
 // require() and ESM named imports (through cjs-module-lexer) work.
@@ -15,3 +17,6 @@ module.exports.mountApp = mountApp
 module.exports.optionsSchema = optionsSchema
 module.exports.serve = serve
 module.exports.whoami = whoami
+module.exports.proxyProtocolServer = proxyProtocolServer
+module.exports.withProxyProtocol = withProxyProtocol
+module.exports.kProxyProtocol = kProxyProtocol

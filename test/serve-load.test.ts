@@ -10,6 +10,7 @@ import { escapeHtml, hopsOf, renderHtml, wantsHtml, whoami } from '../lib/server
 import { proxyFix } from '../lib/proxy-fix'
 import { compileOptions } from '../lib/options'
 import { resolve } from '../lib/resolve'
+import { makePeer, type Peer } from '../lib/peer'
 
 type Json = Record<string, any>
 const fixtures = path.join(__dirname, 'fixtures')
@@ -129,15 +130,15 @@ test('wantsHtml and escapeHtml', async (t) => {
 
 test('hopsOf: the socket, then X-Forwarded-For from the right', async (t) => {
   const plan = compileOptions({ trust: 'loopback,unix' }, 'proxyFix')
-  const roles = (peer: string | undefined, xff?: string): string[] => {
+  const roles = (peer: string | undefined | Peer, xff?: string): string[] => {
     const headers = xff === undefined ? {} : { 'x-forwarded-for': xff }
     return hopsOf(resolve(peer, false, headers, plan, undefined), headers).map((h) => `${h.address}:${h.role}`)
   }
   t.strictSame(roles('127.0.0.1'), ['127.0.0.1:client'])
   t.strictSame(roles('127.0.0.1', '6.6.6.6, 203.0.113.9, 127.0.0.2'), ['127.0.0.1:trusted proxy', '127.0.0.2:trusted proxy', '203.0.113.9:client', '6.6.6.6:ignored'])
   t.strictSame(roles('203.0.113.1', '6.6.6.6'), ['203.0.113.1:client', '6.6.6.6:ignored'], 'an untrusted peer')
-  t.strictSame(roles(undefined), ['unix socket:client'])
-  t.strictSame(roles(undefined, '6.6.6.6,, 203.0.113.9'), ['unix socket:trusted proxy', '203.0.113.9:client', '6.6.6.6:ignored'])
+  t.strictSame(roles(makePeer(undefined, true)), ['unix socket:client'])
+  t.strictSame(roles(makePeer(undefined, true), '6.6.6.6,, 203.0.113.9'), ['unix socket:trusted proxy', '203.0.113.9:client', '6.6.6.6:ignored'])
   t.strictSame(roles('127.0.0.1', 'garbage'), ['127.0.0.1:client', 'garbage:ignored'], 'an invalid entry stops the walk')
   t.strictSame(hopsOf(resolve('127.0.0.1', false, {}, plan, undefined), { 'x-forwarded-for': ['1.1.1.1', '2.2.2.2'] }).length, 3)
 })
@@ -202,10 +203,11 @@ test('the whoami page with a hop count: the Nth entry from the right, and the pe
   await f.register(proxyFix, { trust: 2 })
   await f.register(whoami, { settings: { trust: 2, peers: ['loopback'] } })
   t.teardown(() => f.close())
-  const info = (await f.inject({ url: '/', remoteAddress: '127.0.0.1', headers: { 'x-forwarded-for': '6.6.6.6, 203.0.113.9, 10.0.0.2' } })).json()
-  if (info.trusted === true) {
-    t.match(info.why.join('\n'), /is in peers \(loopback\), so forwarded headers were read with a hop count of 2[\s\S]*takes X-Forwarded-For entry 2 from the right/)
-  } else {
-    t.match(info.why[0], /is not in peers \(loopback\), so the hop count does not apply/)
-  }
+  const headers = { 'x-forwarded-for': '6.6.6.6, 203.0.113.9, 10.0.0.2' }
+  const info = (await f.inject({ url: '/', remoteAddress: '127.0.0.1', headers })).json()
+  t.match(info, { trusted: true, corrected: { ip: '203.0.113.9' } })
+  t.match(info.why.join('\n'), /is in peers \(loopback\), so forwarded headers were read with a hop count of 2[\s\S]*takes X-Forwarded-For entry 2 from the right, whoever wrote the others: the client is 203.0.113.9/)
+  const direct = (await f.inject({ url: '/', remoteAddress: '203.0.113.1', headers })).json()
+  t.match(direct, { trusted: false, corrected: { ip: '203.0.113.1' } })
+  t.match(direct.why[0], /^The socket peer 203.0.113.1 is not in peers \(loopback\), so the hop count does not apply/)
 })

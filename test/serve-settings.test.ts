@@ -161,8 +161,14 @@ test('resolveSettings: defaults, and one-line errors naming the flag and the val
       t.match((err as Error).message, re, argv.join(' '))
     }
   }
-  // Text that the plugins' own errors do not match is passed through as it is.
-  t.throws(() => resolveSettings({ flags: { trust: 'loopback', peers: 'loopback' }, flagNamer: flagName, file: {}, fileNamer: flagName, env: {}, pid: 1 }))
+  // --peers: who may connect and be counted with a hop count.
+  t.match(settingsOf(['serve', '--trust', '1', '--peers', '10.0.0.0/8,unix']).settings, { trust: 1, peers: '10.0.0.0/8,unix' })
+  t.equal(settingsOf(['serve', '--trust', '1', '--peers', 'true']).settings.peers, true)
+  t.match(settingsOf(['serve', '--trust', '1', '--peers', '10.0.0.0/8', '--host-header', 'X-FHost']).settings, { peers: '10.0.0.0/8', hostHeader: 'X-FHost' })
+  failsWith(t, () => settingsOf(['serve', '--trust', '1', '--peers', 'nope']), /^--peers: "nope"/, '--peers nope')
+  failsWith(t, () => settingsOf(['serve', '--peers', 'false']), /^--peers: "false" is not an IP address/, '--peers false')
+  t.strictSame(resolveSettings({ flags: {}, flagNamer: flagName, file: { trust: 1, peers: ['10.0.0.0/8'] }, fileNamer: flagName, env: {}, pid: 1 }).settings.peers, ['10.0.0.0/8'])
+  t.throws(() => resolveSettings({ flags: {}, flagNamer: flagName, file: { peers: 'loopback', fields: ['ip'] }, fileNamer: (k) => `"${k}" in c.json`, env: {}, pid: 1 }), { message: /^"fields" in c.json: "ip" is not a field/ })
   t.equal(workerCount('x', 4), 4)
   const fromFile = (file: Record<string, unknown>) => resolveSettings({ flags: {}, flagNamer: flagName, file, fileNamer: (k) => `"${k}" in c.json`, env: {}, pid: 1 }).settings
   t.equal(fromFile({ http2: 'false', strict: 'true' }).strict, true)

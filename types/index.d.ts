@@ -1,6 +1,8 @@
-import type { FastifyPluginAsync, FastifyPluginCallback } from 'fastify'
-import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { Server } from 'node:net'
+import type { FastifyPluginAsync, FastifyPluginCallback, FastifyServerFactory, RawServerBase } from 'fastify'
+import type { IncomingMessage, ServerResponse, Server as HttpServer } from 'node:http'
+import type { ServerOptions as HttpsServerOptions } from 'node:https'
+import type { SecureServerOptions as Http2SecureServerOptions } from 'node:http2'
+import type { Server as NetServer } from 'node:net'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -21,34 +23,52 @@ declare namespace fastifyProxyFix {
   /** A forwarded field: client address, scheme, host, port or path prefix. */
   export type Field = 'for' | 'proto' | 'host' | 'port' | 'prefix'
 
-  /** Named address ranges, and `unix` for peers on a Unix-domain socket. */
-  export type NamedRange = 'loopback' | 'linklocal' | 'uniquelocal' | 'unix'
+  /**
+   * Named address ranges, and `unix` for peers on a Unix-domain socket. `private` is loopback,
+   * linklocal, uniquelocal and carrier-grade NAT (100.64.0.0/10).
+   */
+  export type NamedRange = 'loopback' | 'linklocal' | 'uniquelocal' | 'private' | 'unix'
 
   /**
    * Decides whether one hop is a trusted proxy. `address` is the canonical IP (or `'unix'`);
    * `hopIndex` is 0 for the socket peer, 1 for the nearest X-Forwarded-For entry, and so on.
+   * A truthy return trusts the hop (as in proxy-addr and Express, whose compiled functions fit);
+   * a throw does not. Addresses are parsed strictly before the function is asked.
    */
-  export type TrustFunction = (address: string, hopIndex: number) => boolean
+  export type TrustFunction = (address: string, hopIndex: number) => unknown
 
   /**
    * Who counts as a proxy:
    * - addresses: IPs, CIDRs, IP/netmask, named ranges, as an array or a comma-separated string;
-   * - a number N: exactly N proxies stand in front (Werkzeug); the peer is not checked;
-   * - a function; `true` (everyone, warned at startup); `false` (nothing is changed).
+   * - a number N: exactly N proxies stand in front (Werkzeug), believed only from a peer in `peers`;
+   * - a function; `true` (everyone, warned at startup); `false`, `[]` or `''` (nothing is trusted).
    */
   export type Trust = boolean | number | string | readonly (NamedRange | (string & {}))[] | TrustFunction
 
   export interface SharedOptions {
     /** Who counts as a proxy. @default 'loopback' */
     trust?: Trust
+    /**
+     * With a numeric `trust` only: who may connect and have its count believed. A request from
+     * any other peer is not corrected at all (GHSA-3m5p-2c4r-xxw2). `true` counts from any peer
+     * (warned at startup). Ignored by the other trust forms.
+     * @default ['loopback', 'linklocal', 'uniquelocal', 'unix']
+     */
+    peers?: true | string | readonly (NamedRange | (string & {}))[] | TrustFunction
     /** Per-field hop counts, with a numeric `trust` only (Werkzeug's x_for, x_proto ...). 0 turns a field off. */
     hops?: Partial<Record<Field, number>>
     /** Fields honoured with address or function trust. @default ['for', 'proto', 'host', 'port', 'prefix'] */
     fields?: readonly Field[]
     /** Read the RFC 7239 `Forwarded` header instead of X-Forwarded-*. @default false */
     forwarded?: boolean
-    /** A single-IP header set by the nearest trusted proxy, such as `'x-real-ip'` or `'cf-connecting-ip'`. */
-    clientIpHeader?: string
+    /**
+     * A single-IP header set by the nearest trusted proxy, such as `'x-real-ip'`; or headers tied
+     * to the edges allowed to send them, `{ 'cf-connecting-ip': ['173.245.48.0/20', ...] }`: each
+     * is believed only from a hop inside its edge's ranges, reached through trusted hops.
+     */
+    clientIpHeader?: string | Readonly<Record<string, string | readonly (NamedRange | (string & {}))[]>>
+    /** Log misconfiguration warnings (each once per process, kind and peer). @default true */
+    warnings?: boolean
     /** Host names allowed after rewriting: exact names, or `'.example.com'` for it and its subdomains. Others get a 400. */
     allowedHosts?: string | readonly string[]
     /** Answer 400 to a malformed forwarded value from a trusted peer, instead of ignoring it. @default false */
@@ -74,7 +94,7 @@ declare namespace fastifyProxyFix {
   }
 
   export interface ProxyInfo {
-    /** Client address; the socket peer when nothing trusted says otherwise (undefined on a Unix socket). */
+    /** Client address; the peer when nothing trusted says otherwise (undefined on a Unix socket, or for a peer whose address Node could not report). */
     readonly ip: string | undefined
     /** The chain from the socket outwards: the socket peer first, the client last. */
     readonly ips: string[]
@@ -88,7 +108,10 @@ declare namespace fastifyProxyFix {
     readonly trusted: boolean
     /** Why the request is answered 400 (strict or allowedHosts), or null. */
     readonly error: Error | null
+    /** The socket's own view; `original.ip` is the TCP peer, also behind the PROXY protocol. */
     readonly original: OriginalView
+    /** The connection's PROXY protocol header, when a PROXY protocol listener read one; else null. */
+    readonly proxyProtocol: ProxyProtocolInfo | null
     /** Absolute external URL of `path`, honouring the forwarded scheme, host, port and prefix. */
     url (path?: string): string
   }
@@ -117,14 +140,14 @@ declare namespace fastifyProxyFix {
     /** Addresses, CIDRs or named ranges matched against the corrected client address; others get a 404. @default everyone */
     allow?: string | readonly (NamedRange | (string & {}))[]
     /** The settings the page quotes under "Configuration" and in its explanations. */
-    settings?: { trust?: Trust, peers?: unknown, hostHeader?: string | null, allowedHosts?: unknown, forwarded?: boolean }
+    settings?: { trust?: Trust, peers?: SharedOptions['peers'], hostHeader?: string | null, allowedHosts?: unknown, forwarded?: boolean }
   }
 
   /** Makes one server per bind around Fastify's handler, like Fastify's `serverFactory` (with the TLS options when given). */
   export type ServeServerFactory = (
     handler: (req: IncomingMessage, res: ServerResponse) => void,
     opts: { https?: { key: Buffer, cert: Buffer }, http2?: boolean }
-  ) => Server
+  ) => NetServer
 
   /** The settings of `fastify-proxy-fix serve`, as an object (also the shape of a `--config` file). */
   export interface ServeOptions extends SharedOptions {
@@ -165,8 +188,6 @@ declare namespace fastifyProxyFix {
     prefix?: string
     /** Take the host from this header set by a trusted proxy (hostRewrite). */
     hostHeader?: string
-    /** Who may connect and be counted when `trust` is a hop count. */
-    peers?: unknown
     /** Makes the servers (one per bind) instead of the built-in HTTP, HTTPS or HTTP/2 ones. One process only. */
     serverFactory?: ServeServerFactory
     /** Handle TERM, INT, QUIT, HUP, TTIN, TTOU, USR1, and exit once stopped. @default true */
@@ -187,6 +208,94 @@ declare namespace fastifyProxyFix {
   export function serve (options: ServeOptions): Promise<Served>
   /** The whoami page as a plugin, registered after proxyFix, under a prefix of your choice. */
   export const whoami: FastifyPluginAsync<WhoamiOptions>
+  /** An address and port from a PROXY protocol header, the address in canonical text (IPv6 as RFC 5952). */
+  export interface ProxyProtocolEndpoint {
+    address: string
+    port: number
+  }
+
+  /** The PP2_TYPE_SSL TLV. */
+  export interface ProxyProtocolSsl {
+    /** PP2_CLIENT_* bits: 0x01 TLS, 0x02 a certificate on this connection, 0x04 on this session. */
+    client: number
+    /** 0 when the client's certificate was verified. */
+    verify: number
+    version?: string
+    cn?: string
+    cipher?: string
+    sigAlg?: string
+    keyAlg?: string
+  }
+
+  /** The v2 TLVs: the known ones decoded, every one (in order) in `raw`. Empty for v1. */
+  export interface ProxyProtocolTlvs {
+    alpn?: string
+    authority?: string
+    uniqueId?: Buffer
+    netns?: string
+    ssl?: ProxyProtocolSsl
+    /** AWS PrivateLink (0xEA, subtype 0x01): the VPC endpoint ID, such as `vpce-0123456789abcdef0`. */
+    awsVpceId?: string
+    /** Azure Private Link (0xEE, subtype 0x01): the private endpoint's LINKID. */
+    azureLinkId?: number
+    /** GCP Private Service Connect (0xE0): the connection ID, a 64-bit number in decimal. */
+    gcpPscConnectionId?: string
+    raw: Array<{ type: number, value: Buffer }>
+  }
+
+  export type ProxyProtocolFamily = 'TCP4' | 'TCP6' | 'UDP4' | 'UDP6' | 'UNIX' | 'UNIX_DGRAM' | 'UNKNOWN'
+
+  /** What a PROXY protocol header said, on the socket under `kProxyProtocol`. */
+  export interface ProxyProtocolInfo {
+    version: 1 | 2
+    command: 'PROXY' | 'LOCAL'
+    family: ProxyProtocolFamily
+    /** The client; null for LOCAL, UNKNOWN/UNSPEC and UNIX (the socket's own address stands). */
+    source: ProxyProtocolEndpoint | null
+    destination: ProxyProtocolEndpoint | null
+    /** The paths of a v2 UNIX header. */
+    unix?: { source: string, destination: string }
+    tlvs: ProxyProtocolTlvs
+    /** The real TCP peer (the balancer); null address and port on a Unix-domain socket. */
+    peer: { address: string | null, port: number | null }
+  }
+
+  /** A pino-style logger (Fastify's `app.log` fits). */
+  export interface ProxyProtocolLogger {
+    warn (obj: object, msg: string): void
+  }
+
+  export interface ProxyProtocolReaderOptions {
+    /** Who may send the header: IPs, CIDRs, named ranges, `unix`. List only the load balancer. @default 'loopback' */
+    from?: string | readonly (NamedRange | (string & {}))[]
+    /** Which header versions are read. @default 'auto' */
+    version?: 'v1' | 'v2' | 'auto'
+    /** Close connections from peers outside `from`, and from peers in it that send no header. @default true */
+    required?: boolean
+    /** Milliseconds for the whole header to arrive; a slower sender is cut off. @default 10000 */
+    headerTimeout?: number
+    /** Where the one line per closed connection goes. @default stderr */
+    logger?: ProxyProtocolLogger | null
+  }
+
+  export interface ProxyProtocolOptions extends ProxyProtocolReaderOptions {
+    /** Serve HTTP/2. @default Fastify's own `http2` option */
+    http2?: boolean
+    /** TLS options; TLS starts after the PROXY header. @default Fastify's own `https` option */
+    https?: HttpsServerOptions | Http2SecureServerOptions | true | null
+  }
+
+  /** A Fastify serverFactory; `logger` can be set after the Fastify instance exists (`factory.logger = app.log`). */
+  export type ProxyProtocolServerFactory<S extends RawServerBase = HttpServer> = FastifyServerFactory<S> & {
+    logger: ProxyProtocolLogger | null
+  }
+
+  /** `Fastify({ serverFactory: proxyProtocolServer({ from: '10.0.0.5' }) })`: reads the PROXY protocol header before HTTP. */
+  export function proxyProtocolServer<S extends RawServerBase = HttpServer> (options?: ProxyProtocolOptions): ProxyProtocolServerFactory<S>
+  /** Puts the PROXY protocol reader in front of a server made elsewhere; call it before `listen`. */
+  export function withProxyProtocol<S extends NetServer> (server: S, options?: ProxyProtocolReaderOptions): S
+  /** `Symbol.for('fastify-proxy-fix.proxyProtocol')`: the key of ProxyProtocolInfo on the socket. */
+  export const kProxyProtocol: unique symbol
 
   export const proxyFix: ProxyFixPlugin
   export const hostRewrite: FastifyPluginCallback<HostRewriteOptions>

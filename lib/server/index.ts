@@ -7,7 +7,7 @@ import { CliError, errorLine } from './cli-error'
 import { checkKeys, describeSettings, loadSettings } from './config'
 import { classify, guardListen, loadModule, type Loaded } from './load'
 import { readTls, type ServerFactory } from './listen'
-import { resolveSettings, type Settings } from './settings'
+import { flagName, resolveSettings, type Settings } from './settings'
 import { runPrimary, type ClusterLike, type WorkerLike } from './supervisor'
 import { runServer, type Channel, type Runtime } from './worker'
 
@@ -138,7 +138,7 @@ export async function serve (options: Record<string, unknown>, internals: ServeI
   if (serverFactory !== undefined && typeof serverFactory !== 'function') throw new CliError('serve option "serverFactory" must be a function')
   const { settings, notes } = resolveSettings({
     flags: {},
-    flagNamer: (key) => key,
+    flagNamer: flagName,
     file: typeof app === 'string' ? { ...rest, app } : rest,
     fileNamer: (key) => `serve option "${key}"`,
     env: internals.env ?? process.env,

@@ -237,7 +237,7 @@ export function resolveSettings (src: Sources): Resolved {
     http2,
     health,
     trust,
-    peers: get('peers', (_n, v) => typeof v === 'string' && v !== 'true' ? v : bool(_n, v), undefined as unknown),
+    peers: get('peers', (_n, v) => v === 'true' ? true : v, undefined as unknown),
     hops: get('hops', hopsOf, null),
     fields: get('fields', (_n, v) => list(v) as Field[], null),
     forwarded: get('forwarded', bool, false),

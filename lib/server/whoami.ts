@@ -2,8 +2,8 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { invalidOption } from '../errors'
 import { parseIp } from '../ip'
-import type { ProxyView } from '../resolve'
-import { planHeaders, viewOf } from '../state'
+import type { ProxyView } from '../view'
+import { planHeaders, viewOf } from '../request-getters'
 import { compileList, type Trust } from '../trust'
 
 const RELEVANT = ['host', 'forwarded', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port',

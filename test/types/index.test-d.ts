@@ -1,7 +1,8 @@
 import fastify, { type FastifyInstance, type FastifyRequest } from 'fastify'
 import { expectAssignable, expectError, expectType } from 'tsd'
-import fastifyProxyFix, { hostRewrite, mountApp, proxyFix, optionsSchema, serve, whoami, type MountAppOptions, type ProxyInfo, type ProxyFixOptions, type Served, type ServeOptions } from '../..'
-import { createServer } from 'node:http'
+import fastifyProxyFix, { hostRewrite, mountApp, proxyFix, optionsSchema, serve, whoami, proxyProtocolServer, withProxyProtocol, kProxyProtocol, type MountAppOptions, type ProxyInfo, type ProxyFixOptions, type ProxyProtocolInfo, type ProxyProtocolLogger, type Served, type ServeOptions } from '../..'
+import { createServer, type Server as HttpServer } from 'node:http'
+import type { Http2SecureServer } from 'node:http2'
 import express from 'express'
 import connect from 'connect'
 import type { IncomingMessage, ServerResponse } from 'node:http'
@@ -15,6 +16,14 @@ app.register(proxyFix, { trust: (address: string, hop: number) => address === '1
 app.register(proxyFix, { trust: 'loopback, 10.0.0.0/8', fields: ['for', 'proto'], strict: true, allowedHosts: ['.example.com'] })
 app.register(proxyFix, { forwarded: true, clientIpHeader: 'cf-connecting-ip' })
 app.register(hostRewrite, { header: 'X-FHost', trust: ['127.0.0.1'], allowedHosts: 'example.com' })
+app.register(proxyFix, { trust: 1, peers: ['uniquelocal', 'unix'] })
+app.register(proxyFix, { trust: 2, peers: true })
+app.register(proxyFix, { trust: 1, peers: (address: string) => address.startsWith('10.') })
+app.register(proxyFix, { trust: [] })
+app.register(proxyFix, { trust: ['private'], warnings: false, clientIpHeader: { 'cf-connecting-ip': ['198.51.100.0/24'], 'fly-client-ip': 'private' } })
+expectError(app.register(proxyFix, { clientIpHeader: { 'cf-connecting-ip': 5 } }))
+app.register(proxyFix, { trust: (address: string, hop: number) => hop < 2 ? address : undefined })
+expectError(app.register(proxyFix, { trust: 1, peers: false }))
 
 expectError(app.register(hostRewrite, { trust: ['127.0.0.1'] }))
 expectError(app.register(hostRewrite, { header: 'x-fhost', trust: true }))
@@ -29,6 +38,8 @@ app.get('/', { config: { proxyFix: false, hostRewrite: { allowedHosts: ['a.examp
   expectType<number | null>(request.proxy.port)
   expectType<string>(request.proxy.prefix)
   expectType<boolean>(request.proxy.trusted)
+  expectType<ProxyProtocolInfo | null>(request.proxy.proxyProtocol)
+  expectType<string | undefined>(request.proxy.proxyProtocol?.source?.address)
   expectType<string | undefined>(request.proxy.original.ip)
   expectType<string>(request.proxy.url('/next'))
   expectType<string>(request.ip)
@@ -64,3 +75,19 @@ serve({}).then(async (served) => {
 app.register(whoami, { prefix: '/_whoami', allow: ['loopback', '10.0.0.0/8'] })
 app.register(whoami, { allow: 'unix', settings: { trust: 'loopback' } })
 expectError(app.register(whoami, { allow: 42 }))
+// PROXY protocol
+const pp = proxyProtocolServer({ from: ['10.0.0.5', 'unix'], version: 'v2', required: true, headerTimeout: 5000 })
+const ppApp = fastify({ serverFactory: pp })
+pp.logger = ppApp.log
+expectType<ProxyProtocolLogger | null>(proxyProtocolServer().logger)
+fastify({ serverFactory: proxyProtocolServer<Http2SecureServer>({ http2: true, https: { allowHTTP1: true } }), http2: true, https: {} })
+expectError(proxyProtocolServer({ version: 'v3' }))
+expectError(proxyProtocolServer({ from: 5 }))
+expectType<HttpServer>(withProxyProtocol(createServer(), { from: 'loopback' }))
+ppApp.get('/pp', (request) => {
+  const info = (request.raw.socket as any)[kProxyProtocol] as ProxyProtocolInfo | undefined
+  expectType<string | undefined>(info?.source?.address)
+  expectType<string | undefined>(info?.tlvs.awsVpceId)
+  expectType<number | undefined>(info?.tlvs.ssl?.verify)
+  return 'ok'
+})
