@@ -62,7 +62,48 @@ async function main () {
     }, 50)
   }) && ok
   ok = await scenario('--max-requests 2500 --max-requests-jitter 500 (2 workers)', ['fastify-plugin.js', '-w', '2', '-p', '0', '--max-requests', '2500', '--max-requests-jitter', '500', '--access-log', 'off'], () => {}) && ok
+  ok = await blocked() && ok
+  ok = await holdsTimer([]) && ok
+  ok = await holdsTimer(['-w', '2']) && ok
   process.exitCode = ok ? 0 : 1
+}
+
+const waitFor = (s, re, from = 0) => new Promise((resolve) => {
+  const timer = setInterval(() => {
+    const i = s.lines.findIndex((l, n) => n >= from && re.test(l))
+    if (i !== -1) { clearInterval(timer); resolve(i) }
+  }, 5)
+})
+
+// A busy-looping worker must be replaced within --timeout + 2 s.
+async function blocked () {
+  const timeout = 2
+  const port = 20000 + Math.floor(Math.random() * 20000)
+  const s = start(['busy.js', '-w', '1', '-p', String(port), '--timeout', String(timeout), '--access-log', 'off'])
+  const url = await s.url
+  const first = s.lines.length
+  const t0 = Date.now()
+  require('node:http').get(url + '/block').on('error', () => {})
+  await waitFor(s, / serving /, first)
+  const ms = Date.now() - t0
+  s.proc.kill('SIGTERM')
+  await s.exit
+  console.log(`blocked worker (--timeout ${timeout}): replaced and serving again ${ms} ms after the blocking request (limit ${(timeout + 2) * 1000} ms)`)
+  return ms <= (timeout + 2) * 1000
+}
+
+// A module holding a setInterval must exit within the grace period after SIGTERM.
+async function holdsTimer (extra) {
+  const grace = 5
+  const s = start(['interval.js', '-p', '0', '--graceful-timeout', String(grace), ...extra])
+  await s.url
+  await new Promise((resolve) => setTimeout(resolve, 1500))
+  const t0 = Date.now()
+  s.proc.kill('SIGTERM')
+  const code = await s.exit
+  const ms = Date.now() - t0
+  console.log(`module with setInterval${extra.length ? ' ' + extra.join(' ') : ''}: exit ${code} ${ms} ms after SIGTERM (grace ${grace} s)`)
+  return code === 0 && ms < grace * 1000
 }
 
 main()
