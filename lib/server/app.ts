@@ -7,7 +7,8 @@ import type { Loaded } from './load'
 import type { AccessLog } from './logging'
 import { appLogger, quietController } from './logging'
 import { defaultFactory, type Handler, type ServerFactory, type Tls } from './listen'
-import { fixOptions, rewriteOptions, type Settings } from './settings'
+import { fixOptions, proxyFrom, rewriteOptions, type Settings } from './settings'
+import { withProxyProtocol } from '../proxy-protocol/server'
 import { whoami } from './whoami'
 
 export interface Built {
@@ -37,10 +38,16 @@ export async function buildApp (settings: Settings, loaded: Loaded, opts: BuildO
   let handler: Handler | null = null
   let server: net.Server | null = null
   const state = { draining: false }
+  // --proxy-protocol: the reader goes in front of every server, before any connection listener
+  const pp = settings.proxyProtocol
+  const from = proxyFrom(settings) as string | string[]
+  const wrap = (s: net.Server): net.Server => pp === null
+    ? s
+    : withProxyProtocol(s, { from, version: pp, logger: { warn: (obj, msg) => fastify.log.warn(obj, msg) } })
   const fastify = Fastify({
     serverFactory: (h: unknown) => {
       handler = h as unknown as Handler
-      server = factory(handler, factoryOpts)
+      server = wrap(factory(handler, factoryOpts))
       return server as never
     },
     http2: settings.http2 && opts.tls !== null ? true : undefined,
@@ -71,5 +78,5 @@ export async function buildApp (settings: Settings, loaded: Loaded, opts: BuildO
   else await fastify.register(whoami, { prefix, settings })
   await fastify.ready()
   const h = handler as unknown as Handler
-  return { fastify, handler: h, server: server as unknown as net.Server, makeServer: () => factory(h, factoryOpts), state }
+  return { fastify, handler: h, server: server as unknown as net.Server, makeServer: () => wrap(factory(h, factoryOpts)), state }
 }

@@ -2,6 +2,7 @@ import { CliError } from './cli-error'
 import type { Key } from './settings'
 
 export const HELP = `Usage: fastify-proxy-fix serve [module[:export]] [options]
+       fastify-proxy-fix ranges [--update FILE]
 
 Serves an Express or Connect app, a (req, res, next) function or a Fastify plugin from a
 CommonJS or ESM module (its default export, a named export "app" or "plugin", or the export
@@ -30,13 +31,19 @@ Logging:
       --log-level LEVEL     fatal, error, warn, info, debug, trace or silent (default info)
 Proxies:
       --trust LIST|N        who counts as a proxy: IPs, CIDRs, loopback, linklocal,
-                            uniquelocal, unix; or a hop count (default loopback,unix;
+                            uniquelocal, private, unix, cloudflare, cloudfront, fastly,
+                            gcp-lb; or a hop count (default loopback,unix;
                             env FORWARDED_ALLOW_IPS)
       --peers LIST          with a hop count: who may connect and be counted
       --hops for=N,...      per-field hop counts, with a numeric --trust
       --fields LIST         forwarded fields honoured: for,proto,host,port,prefix
       --forwarded           read RFC 7239 Forwarded instead of X-Forwarded-*
-      --client-ip-header H  a single-IP header set by the proxy (CF-Connecting-IP ...)
+      --client-ip-header H  a single-IP header set by the nearest proxy (X-Real-IP ...); or
+                            H=RANGES, believed only from a hop in RANGES
+                            (CF-Connecting-IP=cloudflare, Fly-Client-IP=private)
+      --ranges-file FILE    provider presets from FILE (see: fastify-proxy-fix ranges)
+      --proxy-protocol V    read a PROXY protocol header, v1, v2 or auto
+      --proxy-allow-from L  who may send it (default: the --trust list)
       --host-header NAME    take the host from this header set by a trusted proxy
       --allowed-hosts LIST  answer 400 unless the host is listed (".example.com": domain)
       --strict              answer 400 to a malformed forwarded value from a proxy
@@ -47,6 +54,9 @@ Other:
       --check-config        validate everything, print the effective settings, exit
   -v, --version             print the version
   -h, --help                print this help
+
+Ranges: prints each provider preset with the date of its list; --update FILE fetches the
+providers' published lists into FILE (for --ranges-file), keeping any list that fails.
 
 Signals: TERM, INT graceful stop; QUIT fast stop; HUP rolling reload (with --workers);
 TTIN, TTOU one worker more or less; USR1 reopen log files.
@@ -78,6 +88,9 @@ const FLAGS: Record<string, [Key | 'config' | 'checkConfig' | 'help' | 'version'
   fields: ['fields', 'string'],
   forwarded: ['forwarded', 'boolean'],
   'client-ip-header': ['clientIpHeader', 'string'],
+  'ranges-file': ['rangesFile', 'string'],
+  'proxy-protocol': ['proxyProtocol', 'string'],
+  'proxy-allow-from': ['proxyAllowFrom', 'string'],
   'host-header': ['hostHeader', 'string'],
   'allowed-hosts': ['allowedHosts', 'string'],
   strict: ['strict', 'boolean'],

@@ -1,3 +1,4 @@
+import { rangesCommand } from './ranges-command'
 import cluster from 'node:cluster'
 import { EventEmitter } from 'node:events'
 import path from 'node:path'
@@ -53,6 +54,7 @@ async function checkAll (settings: Settings, cwd: string): Promise<void> {
 /** The CLI: returns the exit code. Every failure is one line on stderr. */
 export async function main (argv: string[], io: MainIo): Promise<number> {
   try {
+    if (argv[0] === 'ranges') return await rangesCommand(argv.slice(1), io)
     const { command, resolved } = await loadSettings(argv, io.env, io.cwd, process.pid)
     if (command.help) {
       io.stdout(HELP)

@@ -1,5 +1,7 @@
 import os from 'node:os'
 import { compileOptions, type Field } from '../options'
+import { loadRangesFile } from '../ranges-file'
+import { compileList, type TrustError } from '../trust'
 import { checkPrefix } from '../mount-app'
 import { CliError } from './cli-error'
 import { parseBind, type Bind } from './bind-spec'
@@ -33,7 +35,12 @@ export interface Settings {
   hops: Partial<Record<Field, number>> | null
   fields: Field[] | null
   forwarded: boolean
-  clientIpHeader: string | null
+  /** A header name, or headers tied to the ranges allowed to send them. */
+  clientIpHeader: string | Record<string, string | string[]> | null
+  rangesFile: string | null
+  proxyProtocol: 'v1' | 'v2' | 'auto' | null
+  /** Who may send a PROXY protocol header (null: the --trust list). */
+  proxyAllowFrom: string | string[] | null
   hostHeader: string | null
   allowedHosts: string | string[] | null
   strict: boolean
@@ -42,7 +49,7 @@ export interface Settings {
 /** The keys a config file or `serve()` may set (module is `app` there). */
 export const KEYS = ['app', 'prefix', 'bind', 'port', 'host', 'socket', 'workers', 'timeout', 'gracefulTimeout', 'keepAlive',
   'maxRequests', 'maxRequestsJitter', 'accessLog', 'accessLogFormat', 'logLevel', 'certfile', 'keyfile', 'http2', 'health',
-  'trust', 'peers', 'hops', 'fields', 'forwarded', 'clientIpHeader', 'hostHeader', 'allowedHosts', 'strict'] as const
+  'trust', 'peers', 'hops', 'fields', 'forwarded', 'clientIpHeader', 'rangesFile', 'proxyProtocol', 'proxyAllowFrom', 'hostHeader', 'allowedHosts', 'strict'] as const
 export type Key = typeof KEYS[number]
 
 export const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
@@ -103,6 +110,14 @@ function list (value: unknown): unknown {
 }
 
 /** `for=2,proto=1` (CLI) or `{ for: 2, proto: 1 }`. */
+/** `X-Real-IP`, `CF-Connecting-IP=cloudflare,10.0.0.0/8` (CLI), or `{ "cf-connecting-ip": ["cloudflare"] }`. */
+function clientIpHeaderOf (name: string, value: unknown): Settings['clientIpHeader'] {
+  if (value !== null && typeof value === 'object' && !Array.isArray(value)) return value as Record<string, string[]>
+  const t = text(name, value)
+  const eq = t.indexOf('=')
+  return eq === -1 ? t : { [t.slice(0, eq)]: t.slice(eq + 1) }
+}
+
 function hopsOf (name: string, value: unknown): Partial<Record<Field, number>> {
   if (typeof value !== 'string') return value as Partial<Record<Field, number>>
   const out: Record<string, unknown> = {}
@@ -241,7 +256,16 @@ export function resolveSettings (src: Sources): Resolved {
     hops: get('hops', hopsOf, null),
     fields: get('fields', (_n, v) => list(v) as Field[], null),
     forwarded: get('forwarded', bool, false),
-    clientIpHeader: get('clientIpHeader', text, null as string | null),
+    clientIpHeader: get('clientIpHeader', clientIpHeaderOf, null as Settings['clientIpHeader']),
+    rangesFile: get('rangesFile', text, null as string | null),
+    proxyProtocol: get('proxyProtocol', (n, v) => {
+      if (v !== 'v1' && v !== 'v2' && v !== 'auto') bad(n, v, 'must be v1, v2 or auto')
+      return v
+    }, null as Settings['proxyProtocol']),
+    proxyAllowFrom: get('proxyAllowFrom', (n, v) => {
+      if (typeof v !== 'string' && !Array.isArray(v)) bad(n, v, 'must list the load balancer\'s addresses')
+      return v
+    }, null as Settings['proxyAllowFrom']),
     hostHeader: get('hostHeader', text, null as string | null),
     allowedHosts: get('allowedHosts', (_n, v) => v as string | string[], null),
     strict: get('strict', bool, false)
@@ -298,6 +322,7 @@ export function fixOptions (s: Settings): Record<string, unknown> {
   if (s.fields !== null) opts.fields = s.fields
   if (s.forwarded) opts.forwarded = true
   if (s.clientIpHeader !== null) opts.clientIpHeader = s.clientIpHeader
+  if (s.rangesFile !== null) opts.rangesFile = s.rangesFile
   if (s.allowedHosts !== null) opts.allowedHosts = s.allowedHosts
   if (s.strict) opts.strict = true
   return opts
@@ -307,6 +332,7 @@ export function fixOptions (s: Settings): Record<string, unknown> {
 export function rewriteOptions (s: Settings): Record<string, unknown> {
   const opts: Record<string, unknown> = { trust: s.trust, header: s.hostHeader }
   if (s.peers !== undefined) opts.peers = s.peers
+  if (s.rangesFile !== null) opts.rangesFile = s.rangesFile
   if (s.allowedHosts !== null) opts.allowedHosts = s.allowedHosts
   return opts
 }
@@ -321,10 +347,26 @@ function checkPlugins (s: Settings, pick: (key: Key) => [unknown, string] | unde
     } catch (err) {
       // The plugins' option errors read 'Invalid option "name": why': the option becomes the
       // flag (or config key) that set it; a value nothing set came from the environment.
-      throw new CliError((err as Error).message.replace(/^Invalid option "([^".]+)(?:\.\w+)?": /,
+      throw new CliError((err as Error).message.replace(/^Invalid option "([^".]+)(?:\.[^"]+)?": /,
         (_m, option: string) => `${pick((OPTION_KEY[option] ?? option) as Key)?.[1] ?? 'FORWARDED_ALLOW_IPS'}: `))
     }
   }
   check(fixOptions(s), 'proxyFix')
   if (s.hostHeader !== null) check(rewriteOptions(s), 'hostRewrite')
+  if (s.proxyProtocol !== null) {
+    const from = proxyFrom(s)
+    if (from === null) throw new CliError(`${pick('proxyProtocol')?.[1] as string} needs --proxy-allow-from when --trust is not an address list: name the load balancer`)
+    try {
+      compileList(from, s.rangesFile === null ? undefined : loadRangesFile(s.rangesFile))
+    } catch (err) {
+      const e = err as TrustError
+      bad(pick('proxyAllowFrom')?.[1] ?? pick('trust')?.[1] ?? 'FORWARDED_ALLOW_IPS', e.entry, e.message)
+    }
+  } else if (s.proxyAllowFrom !== null) throw new CliError(`${pick('proxyAllowFrom')?.[1] as string} needs --proxy-protocol`)
+}
+
+/** Who may send a PROXY protocol header: --proxy-allow-from, else an address-list --trust; null when neither. */
+export function proxyFrom (s: Settings): string | string[] | null {
+  if (s.proxyAllowFrom !== null) return s.proxyAllowFrom
+  return typeof s.trust === 'string' || Array.isArray(s.trust) ? s.trust as string | string[] : null
 }
