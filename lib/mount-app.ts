@@ -7,7 +7,7 @@ import { json, pinMethods, send } from './express-response'
 import { rewriteHeaders, setHeaders } from './mount-headers'
 import { checkPrefix, remainder, routerFlags } from './mount-path'
 import { addMethods, claimRoutes, yieldTo } from './mount-routes'
-import { appMatching, buildShadow, shadowed, type Shadow } from './mount-shadow'
+import { appMatching, buildShadow, printedRoutes, shadowed, type Shadow } from './mount-shadow'
 import { appTrustPlan, correctedOf, hostIsHostname, setCorrected, type Source } from './mount-values'
 import { compileOptions, type Plan } from './options'
 import { attach, planHeaders } from './request-getters'
@@ -212,7 +212,7 @@ const plugin: FastifyPluginAsync<Record<string, unknown>> = async (fastify, opts
     claimRoutes(scope, handler, claimed)
     scope.addHook('onReady', function (done) {
       // Every route and plugin of the server is known now, and none can be added.
-      mount.shadow = buildShadow(scope.printRoutes(), mount.base, claimed, flags, appMatching(app))
+      mount.shadow = buildShadow(printedRoutes(scope), mount.base, claimed, flags, appMatching(app))
       mount.source.appPlan = appTrustPlan(scope, app, express, own, scope.log)
       done()
     })

@@ -1,4 +1,5 @@
 import FindMyWay from 'find-my-way'
+import type { FastifyInstance } from 'fastify'
 import { originForm, type RouterFlags } from './mount-path'
 
 /** How the mounted app compares paths. */
@@ -64,6 +65,14 @@ export function listRoutes (tree: string): Listed[] {
     if (last !== null && routed !== null) last.methods.push(...routed[1].split(', '))
   }
   return routes.filter((route) => route.methods.length > 0)
+}
+
+/**
+ * Every route of the server, one method's tree at a time: printRoutes() without a method builds a
+ * second router holding every route (find-my-way's merged tree) only to print it.
+ */
+export function printedRoutes (fastify: FastifyInstance): string {
+  return fastify.supportedMethods.map((method) => fastify.printRoutes({ method })).join('\n')
 }
 
 /** Whether a route's path can match a path at or under `base` when case is ignored. */
