@@ -281,6 +281,12 @@ test('Cloudflare', async (t) => {
     const pseudo = { ...headers, 'cf-connecting-ip': '240.16.0.1', 'cf-connecting-ipv6': '2001:db8::23', 'x-forwarded-for': '240.16.0.1' }
     await platform(t, options, '172.70.1.1', pseudo, { ip: '2001:db8::23', protocol: 'https' })
   })
+  t.test('Cloudflare, then your own balancer: the header is believed only where Cloudflare handed over', async (t) => {
+    const behind = { ...options, trust: ['10.0.0.0/16'] }
+    await platform(t, behind, '10.0.0.9', { ...headers, 'x-forwarded-for': '6.6.6.6, 198.51.100.23, 172.70.1.1' }, { ip: '198.51.100.23', protocol: 'https' })
+    t.match(await replay(t, behind, '10.0.0.9', { ...headers, 'x-forwarded-for': '6.6.6.6, 198.51.100.99' }), { ip: '198.51.100.99' },
+      'a client that reaches the balancer directly cannot set CF-Connecting-IP')
+  })
   t.test('the serve flags: --trust cloudflare --client-ip-header CF-Connecting-IP', async (t) => {
     await platform(t, { trust: 'cloudflare', clientIpHeader: 'cf-connecting-ip' }, '162.158.4.4', headers, { ip: '198.51.100.23', protocol: 'https' })
   })
