@@ -281,6 +281,10 @@ test('Cloudflare', async (t) => {
     const pseudo = { ...headers, 'cf-connecting-ip': '240.16.0.1', 'cf-connecting-ipv6': '2001:db8::23', 'x-forwarded-for': '240.16.0.1' }
     await platform(t, options, '172.70.1.1', pseudo, { ip: '2001:db8::23', protocol: 'https' })
   })
+  t.test('Pseudo IPv4 off: a client\'s own CF-Connecting-IPv6 beside a real IPv4 CF-Connecting-IP is ignored', async (t) => {
+    t.match(await replay(t, options, '172.70.1.1', { ...headers, 'cf-connecting-ipv6': '2001:db8::bad' }), { ip: '198.51.100.23' })
+    t.match(await replay(t, { trust: 'cloudflare', clientIpHeader: 'cf-connecting-ip' }, '172.70.1.1', { ...headers, 'cf-connecting-ipv6': '2001:db8::bad' }), { ip: '198.51.100.23' }, 'the serve-flag form too')
+  })
   t.test('Cloudflare, then your own balancer: the header is believed only where Cloudflare handed over', async (t) => {
     const behind = { ...options, trust: ['10.0.0.0/16'] }
     await platform(t, behind, '10.0.0.9', { ...headers, 'x-forwarded-for': '6.6.6.6, 198.51.100.23, 172.70.1.1' }, { ip: '198.51.100.23', protocol: 'https' })
