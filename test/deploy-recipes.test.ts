@@ -13,6 +13,7 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import { proxyFix } from '../lib/proxy-fix'
 import { proxyProtocolServer } from '../lib/proxy-protocol/server'
 import { call, freePort, missing, run, which } from './deploy-helpers'
+import { caddyfile, haproxyCfg, httpdConf, nginxConf } from './deploy-configs'
 import { inet, tlv, v2 } from './proxy-protocol-bytes'
 import { exchange } from './proxy-protocol-client'
 
@@ -88,38 +89,7 @@ test('real proxies, configured as docs/deploy.md says', { timeout: 60000 }, asyn
     execFileSync(bins.openssl as string, ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-subj', '/CN=localhost', '-days', '1'], { stdio: 'ignore' })
     for (const d of ['body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) fs.mkdirSync(path.join(dir, d))
     const conf = path.join(dir, 'nginx.conf')
-    fs.writeFileSync(conf, `daemon off;
-worker_processes 1;
-${process.getuid?.() === 0 ? 'user root;' : ''}
-pid ${dir}/nginx.pid;
-error_log ${dir}/nginx-error.log warn;
-events { worker_connections 64; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/body;
-  proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
-  server {
-    listen 127.0.0.1:${port} ssl;
-    ssl_certificate ${cert};
-    ssl_certificate_key ${key};
-    # --- recipe ---
-    location /app/ {
-      proxy_pass http://127.0.0.1:${appPort}/;
-      proxy_bind 127.0.0.2;
-      proxy_set_header Host $host;
-      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-      proxy_set_header X-Forwarded-Proto $scheme;
-      proxy_set_header X-Forwarded-Host $host;
-      proxy_set_header X-Forwarded-Port $server_port;
-      proxy_set_header X-Forwarded-Prefix /app;
-      proxy_set_header Forwarded "";
-    }
-  }
-}
-`)
+    fs.writeFileSync(conf, nginxConf(dir, port, appPort, cert, key))
     await run(t, 'nginx', bins.nginx as string, ['-p', dir, '-c', conf, '-e', path.join(dir, 'nginx-error.log')], port)
     await check(t, `https://127.0.0.1:${port}/app`, appPort, { client: '127.0.0.7', protocol: 'https', host: `public.example:${port}`, prefix: '/app' })
   })
@@ -128,17 +98,7 @@ http {
     const appPort = await listen(t, await appWith({ trust: '127.0.0.1', fields: ['for', 'proto', 'host'] }))
     const port = await freePort()
     const conf = path.join(dir, 'Caddyfile')
-    fs.writeFileSync(conf, `{
-  admin off
-  auto_https off
-}
-http://:${port} {
-  bind 127.0.0.1
-  reverse_proxy 127.0.0.1:${appPort} {
-    header_up -Forwarded
-  }
-}
-`)
+    fs.writeFileSync(conf, caddyfile(port, appPort))
     const home = path.join(dir, 'caddy-home')
     fs.mkdirSync(home)
     const env = { ...process.env, HOME: home, XDG_DATA_HOME: path.join(home, 'data'), XDG_CONFIG_HOME: path.join(home, 'config') }
@@ -150,24 +110,7 @@ http://:${port} {
     const appPort = await listen(t, await appWith({ trust: '127.0.0.3', fields: ['for', 'proto', 'host'] }))
     const port = await freePort()
     const conf = path.join(dir, 'haproxy.cfg')
-    fs.writeFileSync(conf, `defaults
-  mode http
-  timeout connect 5s
-  timeout client 10s
-  timeout server 10s
-
-frontend web
-  bind 127.0.0.1:${port}
-  option forwardfor
-  http-request set-header X-Forwarded-Proto https if { ssl_fc }
-  http-request set-header X-Forwarded-Proto http if !{ ssl_fc }
-  http-request set-header X-Forwarded-Host %[req.hdr(host)]
-  http-request del-header Forwarded
-  default_backend app
-
-backend app
-  server app1 127.0.0.1:${appPort} source 127.0.0.3
-`)
+    fs.writeFileSync(conf, haproxyCfg(port, appPort))
     await run(t, 'haproxy', bins.haproxy as string, ['-db', '-f', conf], port)
     await check(t, `http://127.0.0.1:${port}`, appPort, { client: '127.0.0.9', protocol: 'http', host: `public.example:${port}`, prefix: '' })
   })
@@ -175,26 +118,8 @@ backend app
   t.test('Apache httpd: mod_proxy_http, mod_headers', { skip: missing(bins.apache2, 'Apache httpd', 'apache2') }, async (t) => {
     const appPort = await listen(t, await appWith({ trust: '127.0.0.1', fields: ['for', 'proto', 'host'] }))
     const port = await freePort()
-    const mods = '/usr/lib/apache2/modules'
     const conf = path.join(dir, 'httpd.conf')
-    fs.writeFileSync(conf, `ServerRoot ${dir}
-ServerName public.example
-Listen 127.0.0.1:${port}
-PidFile ${dir}/httpd.pid
-ErrorLog ${dir}/httpd-error.log
-DefaultRuntimeDir ${dir}
-Mutex file:${dir} default
-${process.getuid?.() === 0 ? 'User www-data\nGroup www-data' : ''}
-LoadModule mpm_event_module ${mods}/mod_mpm_event.so
-LoadModule authz_core_module ${mods}/mod_authz_core.so
-LoadModule proxy_module ${mods}/mod_proxy.so
-LoadModule proxy_http_module ${mods}/mod_proxy_http.so
-LoadModule headers_module ${mods}/mod_headers.so
-# --- recipe ---
-ProxyPass "/" "http://127.0.0.1:${appPort}/"
-RequestHeader set X-Forwarded-Proto "expr=%{REQUEST_SCHEME}"
-RequestHeader unset Forwarded
-`)
+    fs.writeFileSync(conf, httpdConf(dir, port, appPort))
     await run(t, 'apache2', bins.apache2 as string, ['-f', conf, '-DFOREGROUND'], port)
     await check(t, `http://127.0.0.1:${port}`, appPort, { client: '127.0.0.10', protocol: 'http', host: `public.example:${port}`, prefix: '' })
   })
