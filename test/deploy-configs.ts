@@ -1,5 +1,6 @@
 // The proxy configurations of docs/deploy.md's recipes, as files for test/deploy-recipes.test.ts.
-// Only the lines under "recipe" are the recipe; the rest runs the proxy unprivileged on loopback.
+// The lines marked "recipe" (and the Caddy and HAProxy files whole) are the recipe; the rest runs the
+// proxy in the foreground on loopback with its files in a temporary directory.
 // (Named without .test so tap does not run it as a test file.)
 
 const root = process.getuid?.() === 0
