@@ -1,6 +1,7 @@
 // The proxy configurations of docs/deploy.md's recipes, as files for test/deploy-recipes.test.ts.
-// The lines marked "recipe" (and the Caddy and HAProxy files whole) are the recipe; the rest runs the
-// proxy in the foreground on loopback with its files in a temporary directory.
+// The recipe is the lines under "recipe" (nginx, Apache) and, for Caddy and HAProxy, all but the
+// listen address and timeouts; the rest runs the proxy in the foreground on loopback, with its
+// files in a temporary directory.
 // (Named without .test so tap does not run it as a test file.)
 
 const root = process.getuid?.() === 0
