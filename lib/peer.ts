@@ -76,8 +76,13 @@ function capture (s: SocketLike): Peer {
 
 /** Records the peer of a socket as it connects (a `connection` / `secureConnection` listener). */
 export function onConnection (socket: unknown): void {
-  // behind a PROXY protocol reader the peer is known once the header is in: read it on demand then
-  if ((socket as SocketLike)[kAwaitingHeader] !== true) peerOf(socket)
+  try {
+    // behind a PROXY protocol reader the peer is known once the header is in: read it on demand then
+    if ((socket as SocketLike)[kAwaitingHeader] === true) return
+  } catch {
+    return
+  }
+  peerOf(socket)
 }
 
 /**

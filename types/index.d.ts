@@ -234,7 +234,13 @@ declare namespace fastifyProxyFix {
 
   export const proxyFix: ProxyFixPlugin
   export const hostRewrite: FastifyPluginCallback<HostRewriteOptions>
-  /** Mounts an Express or Connect app under a prefix; the router matches, so guards can not be bypassed. */
+  /**
+   * Mounts an Express or Connect app under a prefix; the router matches, so guards can not be
+   * bypassed. A request the app would match to a path Fastify has its own route for (`/SECRET`,
+   * `/secret/` beside `/secret`) gets Fastify's 404. Side effects on the server: every method of
+   * `http.METHODS` is added (`addHttpMethod`), and a route registered later for the mount's exact
+   * paths gets the `fastifyProxyFixOwner` constraint, which lets it own its method.
+   */
   export const mountApp: FastifyPluginCallback<MountAppOptions>
   /** JSON Schema of the shared options (a `trust` function is outside JSON Schema). */
   export const optionsSchema: {
