@@ -4,6 +4,8 @@
 // app reports proves who was believed. Cloud platforms are replayed: the request shape each one
 // documents, from a peer in its documented ranges, and the same headers from a peer outside them.
 import { test } from 'tap'
+import { parseCommandLine } from '../lib/server/args'
+import { fixOptions, resolveSettings, type Key } from '../lib/server/settings'
 import { execFileSync } from 'node:child_process'
 import fs from 'node:fs'
 import net from 'node:net'
@@ -75,6 +77,12 @@ async function check (t: Tap.Test, base: string, appPort: number, want: Want): P
   t.strictSame(direct.body, {
     ip: want.client, protocol: 'http', host: 'direct.example', hostname: 'direct.example', prefix: '', url: 'http://direct.example/x', original: want.client
   }, 'straight to the app: the forged headers are ignored')
+}
+
+/** The proxyFix options `serve` derives from these flags. */
+function serveOptions (flags: string[]): Record<string, unknown> {
+  const cl = parseCommandLine(['serve', ...flags])
+  return fixOptions(resolveSettings({ flags: cl.flags, flagNamer: (k: Key) => cl.spelled[k] as string, file: {}, fileNamer: (k) => k, env: {}, pid: 1 }).settings)
 }
 
 test('real proxies, configured as docs/deploy.md says', { timeout: 60000 }, async (t) => {
@@ -219,6 +227,9 @@ test('Cloudflare', async (t) => {
   t.test('the serve flags: --trust cloudflare --client-ip-header CF-Connecting-IP', async (t) => {
     await platform(t, { trust: 'cloudflare', clientIpHeader: 'cf-connecting-ip' }, '162.158.4.4', headers, { ip: '198.51.100.23', protocol: 'https' })
   })
+  t.test('the serve flags: --client-ip-header CF-Connecting-IP=cloudflare', async (t) => {
+    await platform(t, serveOptions(['--client-ip-header', 'CF-Connecting-IP=cloudflare']), '162.158.4.4', headers, { ip: '198.51.100.23', protocol: 'https' })
+  })
 })
 
 test('Google Cloud external Application Load Balancer', async (t) => {
@@ -260,6 +271,9 @@ test('Fly.io', async (t) => {
   })
   t.test('the serve flags: --trust private --client-ip-header Fly-Client-IP', async (t) => {
     await platform(t, { trust: 'private', clientIpHeader: 'fly-client-ip' }, '172.16.5.2', headers, { ip: '198.51.100.60', protocol: 'https' })
+  })
+  t.test('the serve flags: --client-ip-header Fly-Client-IP=private', async (t) => {
+    await platform(t, serveOptions(['--client-ip-header', 'Fly-Client-IP=private']), '172.16.5.2', headers, { ip: '198.51.100.60', protocol: 'https' })
   })
   t.test('what goes wrong with X-Forwarded-For alone', async (t) => {
     t.match(await replay(t, { trust: 'private' }, '172.16.5.2', headers), { ip: '66.241.124.1' }, 'the walk stops at the app\'s own address')
