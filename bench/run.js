@@ -17,7 +17,8 @@
 //    proxyFix/trustProxy) measured in the same round, with the spread of those ratios; also
 //    the servers' CPU time per request (info only: less skewed by the 2-core load generator).
 // 2. Resolver micro-benchmark: dist `resolve` vs proxy-addr `all()` on a 5-hop
-//    X-Forwarded-For chain (interleaved batches, median ns/op), plus one 16 KiB header.
+//    X-Forwarded-For chain (interleaved batches, median ns/op), plus one 16 KiB header; then
+//    bench/adversarial.js: 16 KiB values, well formed and adversarial, in both families.
 // 3. mountApp: bench/mount.js, run as a child process at the end (same pinning; its pairs of
 //    servers are loaded at once, see there).
 //
@@ -420,6 +421,7 @@ async function main () {
   const h = process.env.BENCH_SKIP_HTTP === '1' ? null : await httpBench()
   const paired = h === null ? null : await pairedBench(h.names)
   const micro = process.env.BENCH_SKIP_MICRO === '1' ? null : microBench()
+  const adversarial = process.env.BENCH_SKIP_MICRO === '1' ? null : require('./adversarial').run()
 
   console.log('\n== Summary')
   if (h) {
@@ -447,6 +449,9 @@ async function main () {
   }
   if (micro) {
     console.log(`resolve() ${fmt(micro.resolveNs, 1)} ns/op vs proxy-addr all() ${fmt(micro.proxyaddrNs, 1)} ns/op: ${fmtRatio(micro.speedup)} faster; 16 KiB XFF: ${fmt(micro.bigUs, 2)} us/call`)
+  }
+  if (adversarial) {
+    console.log(`16 KiB values, both families, well formed and adversarial: worst ${fmt(adversarial.worst, 2)} us/call (target <= 20) ${adversarial.failed === 0 ? 'PASS' : `FAIL (${adversarial.failed} of ${adversarial.rows} rows over)  <<<<<<`}`)
   }
 
   console.log('\n== Targets (judged on the paired runs, by server CPU per request; one-at-a-time req/s for context)')

@@ -11,7 +11,7 @@ export const FST_ERR_PROXY_FIX_TRUST_ALL_REFUSED = createError<[string, string]>
 /** Fastify's own trustProxy is on, and it would fight the corrected getters. */
 export const FST_ERR_PROXY_FIX_TRUST_PROXY_CONFLICT = createError<[]>(
   'FST_ERR_PROXY_FIX_TRUST_PROXY_CONFLICT',
-  'request.ip is already defined in this scope (by Fastify\'s "trustProxy" or another plugin): turn trustProxy off and give its value as the "trust" option instead', 500)
+  'request.ip is already defined in this scope (by Fastify\'s "trustProxy" or another plugin): turn trustProxy off and give its value as the "trust" option instead. A numeric trustProxy trusts nothing since Fastify 5.12.1; "trust: N" here is a hop count believed only from "peers"', 500)
 
 /** A forwarded value from a trusted peer that is malformed, with `strict` on. */
 export const FST_ERR_PROXY_FIX_MALFORMED_HEADER = createError<[string, string]>(
@@ -21,11 +21,16 @@ export const FST_ERR_PROXY_FIX_MALFORMED_HEADER = createError<[string, string]>(
 export const FST_ERR_PROXY_FIX_HOST_NOT_ALLOWED = createError<[string]>(
   'FST_ERR_PROXY_FIX_HOST_NOT_ALLOWED', 'Host %s is not allowed', 400, undefined, false)
 
+/** More than one Host header line (RFC 9112 §3.2), where allowedHosts or strict is set. */
+export const FST_ERR_PROXY_FIX_DUPLICATE_HOST = createError<[]>(
+  'FST_ERR_PROXY_FIX_DUPLICATE_HOST', 'More than one Host header line: the request is ambiguous (RFC 9112 section 3.2)', 400, undefined, false)
+
 export function show (value: unknown): string {
   if (typeof value === 'function') return 'a function'
   let text: string
   try {
-    text = typeof value === 'string' ? JSON.stringify(value) : String(JSON.stringify(value) ?? value)
+    // a header value can be 16 KiB: cut it before quoting
+    text = typeof value === 'string' ? JSON.stringify(value.length > 100 ? value.slice(0, 100) : value) : String(JSON.stringify(value) ?? value)
   } catch {
     text = String(value)
   }

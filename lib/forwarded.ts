@@ -1,60 +1,9 @@
-// Header list parsing. Both parsers are single linear scans with no regular expressions, and the
-// X-Forwarded-* reader works from the right, so a 16 KiB header costs no more than a short one.
+// RFC 7239 Forwarded. A single linear scan with no regular expressions; only the header's tail
+// (the elements trusted proxies appended) is read, so a 16 KiB header costs no more than a short one.
+import { isOws, MAX_ENTRIES } from './list'
 
-/** Most entries read from one header. More are ignored (and rejected when strict). */
-export const MAX_ENTRIES = 32
-
-export function isOws (c: number): boolean {
-  return c === 32 || c === 9
-}
-
-/**
- * Splits a comma-separated header value from the right: returns up to `max + 1` non-empty,
- * trimmed entries, nearest hop first. A result longer than `max` means the header held more.
- */
-export function rightEntries (value: string, max: number): string[] {
-  const out: string[] = []
-  const c = new RightCursor(value)
-  while (out.length <= max && c.next()) out.push(c.text())
-  return out
-}
-
-/**
- * Steps through a comma-separated list from the right, nearest hop first, skipping empty entries
- * and trimming OWS, without copying: `start` and `end` bound the current entry.
- */
-export class RightCursor {
-  start = 0
-  end = 0
-  private at: number
-
-  constructor (readonly value: string) {
-    this.at = value.length
-  }
-
-  /** Moves to the next non-empty entry leftwards; false when there is none. */
-  next (): boolean {
-    const value = this.value
-    while (this.at > 0) {
-      const comma = value.lastIndexOf(',', this.at - 1)
-      let s = comma + 1
-      let e = this.at
-      this.at = comma === -1 ? 0 : comma
-      while (s < e && isOws(value.charCodeAt(s))) s++
-      while (e > s && isOws(value.charCodeAt(e - 1))) e--
-      if (e > s) {
-        this.start = s
-        this.end = e
-        return true
-      }
-    }
-    return false
-  }
-
-  text (): string {
-    return this.value.slice(this.start, this.end)
-  }
-}
+/** Most characters of a Forwarded header read, from its right end: 32 hops of quoted IPv6 with ports, host and proto fit. */
+export const MAX_TAIL = 4096
 
 export interface ForwardedElement {
   for?: string
@@ -74,6 +23,7 @@ function isTchar (c: number): boolean {
   return c < 128 && TCHAR[c] === 1
 }
 
+const QUOTED_PAIR = /\\([\s\S])/g
 const KNOWN = new Set(['for', 'by', 'host', 'proto'])
 const MAX_PAIRS = 16
 
@@ -84,6 +34,7 @@ const MAX_PAIRS = 16
  */
 export function parseForwarded (value: string, max: number): ForwardedElement[] | null {
   const start = tailStart(value, max + 1)
+  if (start === -1) return null
   const out = parseFrom(value, start, max)
   // An empty element stands for the parts skipped unread: the walk stops there, as at `unknown`.
   if (out !== null && start > 0 && out.length <= max) out.unshift({})
@@ -92,25 +43,29 @@ export function parseForwarded (value: string, max: number): ForwardedElement[] 
 
 /**
  * Where the last `keep` comma-separated parts begin, found by scanning from the right and
- * tracking quoted strings (a quote after an odd run of backslashes is escaped). Only the tail is
- * read, so a 16 KiB header costs no more than a short one. Trusted proxies append on the right,
- * so a client's unbalanced quote further left can not change how their elements split; the tail
- * is then parsed strictly from `start`.
+ * tracking quoted strings (a quote after an odd run of backslashes is escaped). Trusted proxies
+ * append on the right, so a client's unbalanced quote further left can not change how their
+ * elements split; the tail is then parsed strictly from `start`. At most MAX_TAIL characters are
+ * read: past that, the tail starts after the leftmost comma seen (the parts further left are
+ * skipped unread), or is -1 when the region holds no whole part.
  */
 function tailStart (value: string, keep: number): number {
+  const floor = value.length > MAX_TAIL ? value.length - MAX_TAIL : 0
   let quoted = false
   let commas = 0
-  for (let i = value.length - 1; i >= 0; i--) {
+  let leftmost = -1
+  for (let i = value.length - 1; i >= floor; i--) {
     const c = value.charCodeAt(i)
     if (c === 34) {
       let b = 0
-      while (i - 1 - b >= 0 && value.charCodeAt(i - 1 - b) === 92) b++
+      while (i - 1 - b >= floor && value.charCodeAt(i - 1 - b) === 92) b++
       if ((b & 1) === 0) quoted = !quoted
-    } else if (c === 44 && !quoted && ++commas === keep) {
-      return i + 1
+    } else if (c === 44 && !quoted) {
+      if (++commas === keep) return i + 1
+      leftmost = i
     }
   }
-  return 0
+  return floor === 0 ? 0 : leftmost === -1 ? -1 : leftmost + 1
 }
 
 function parseFrom (value: string, start: number, max: number): ForwardedElement[] | null {
@@ -145,25 +100,23 @@ function parseFrom (value: string, start: number, max: number): ForwardedElement
     i++
     let v: string
     if (i < len && value.charCodeAt(i) === 34) {
-      i++
-      v = ''
-      let start = i
+      const start = ++i
+      let escaped = false
       for (;;) {
         if (i === len) return null
         let c = value.charCodeAt(i)
         if (c === 34) break
         if (c === 92) {
-          v += value.slice(start, i)
-          i++
-          if (i === len) return null
-          start = i
+          escaped = true
+          if (++i === len) return null
           c = value.charCodeAt(i)
         }
         // quoted-pair takes HTAB / SP / VCHAR / obs-text only: an escaped control is refused too
         if ((c < 32 && c !== 9) || c === 127) return null
         i++
       }
-      v += value.slice(start, i)
+      // one pass over the escapes (not a concatenation per escape)
+      v = escaped ? value.slice(start, i).replace(QUOTED_PAIR, '$1') : value.slice(start, i)
       i++
     } else {
       const start = i
@@ -183,4 +136,26 @@ function parseFrom (value: string, start: number, max: number): ForwardedElement
     while (i < len && isOws(value.charCodeAt(i))) i++
     if (i < len && value.charCodeAt(i) !== 59 && value.charCodeAt(i) !== 44) return null
   }
+}
+
+/**
+ * The elements of a malformed Forwarded header that follow its last broken part, read one
+ * comma-separated segment at a time from the right. A proxy that appends to a client's own broken
+ * Forwarded must not lose what it added: otherwise any client could make request.ip the proxy's
+ * address. The walk then stops where the broken part starts, as at a malformed X-Forwarded-For
+ * entry. Empty segments count toward MAX_ENTRIES.
+ */
+export function forwardedTail (raw: string): ForwardedElement[] {
+  const out: ForwardedElement[] = []
+  const floor = raw.length > MAX_TAIL ? raw.length - MAX_TAIL : 0
+  let end = raw.length
+  for (let n = 0; n <= MAX_ENTRIES && end > 0; n++) {
+    const comma = raw.lastIndexOf(',', end - 1)
+    if (comma + 1 < floor) break
+    const els = parseForwarded(raw.slice(comma + 1, end), 1)
+    if (els === null) break
+    if (els.length > 0) out.push(els[0])
+    end = comma
+  }
+  return out.reverse()
 }

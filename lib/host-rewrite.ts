@@ -1,10 +1,12 @@
 import type { FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
-import { compileOptions } from './options'
-import { attach } from './state'
+import { compileOptions, planNotices } from './options'
+import { attach } from './request-getters'
 
 const plugin: FastifyPluginAsync<Record<string, unknown>> = async (fastify, opts) => {
-  attach(fastify, compileOptions(opts, 'hostRewrite'))
+  const plan = compileOptions(opts, 'hostRewrite')
+  attach(fastify, plan)
+  for (const [level, code, message] of planNotices(plan)) fastify.log[level](code, message)
 }
 
 export const hostRewrite = fp(plugin, { fastify: '5.x', name: 'fastify-proxy-fix/host-rewrite' })

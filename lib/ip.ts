@@ -183,9 +183,13 @@ function isObfuscated (s: string, start: number, end: number): boolean {
  * port, `[v6]` with an optional port, or one of RFC 7239's non-addresses (`unknown`, `_obf`).
  * Returns the Ip, UNKNOWN for a valid non-address, or null when malformed.
  */
+/** Longest node parsed (an obfuscated identifier could otherwise be any length). */
+export const MAX_NODE = 256
+
 export function parseNode (s: string): Ip | typeof UNKNOWN | null {
   const len = s.length
-  if (len === 0) return null
+  // no address, with its port or zone, comes near this: a longer node is refused unread
+  if (len === 0 || len > MAX_NODE) return null
   const c0 = s.charCodeAt(0)
   if (c0 === 91) {
     const close = s.indexOf(']')

@@ -4,8 +4,8 @@ import fp from 'fastify-plugin'
 import { FST_ERR_PROXY_FIX_UPGRADE_REFUSED, invalidOption, show } from './errors'
 import { isExpressApp, jsonBody, sendDirect, type ExpressResponse } from './express-send'
 import { compileOptions, type Plan } from './options'
-import { hostnameOf } from './host'
-import { attach, kView, planHeaders, viewOf } from './state'
+import { hostnameOf } from './field-values'
+import { attach, kView, planHeaders, viewOf } from './request-getters'
 
 /** Connect's `next`: no argument (or 'route' / 'router') falls through; anything else is an error. */
 export type MountNext = (err?: unknown) => void

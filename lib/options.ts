@@ -1,6 +1,6 @@
 import { FST_ERR_PROXY_FIX_TRUST_ALL_REFUSED, invalidOption } from './errors'
-import { MAX_ENTRIES } from './forwarded'
-import { parseHost } from './host'
+import { MAX_ENTRIES } from './list'
+import { parseHost } from './field-values'
 import { compileCount, compileFunction, compileList, TRUST_ALL, TRUST_OFF, type Trust, type TrustError } from './trust'
 
 export const FIELDS = ['for', 'proto', 'host', 'port', 'prefix'] as const
@@ -12,6 +12,8 @@ const trustList = {
     { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } }
   ]
 }
+// An empty trust (an unset environment variable) means "trust nothing", as in proxy-addr.
+const emptyList = { anyOf: [{ const: '' }, { type: 'array', maxItems: 0 }] }
 
 /**
  * The option schema shared by every plugin and by route config. The code below enforces it with
@@ -26,7 +28,12 @@ export const optionsSchema = {
     trust: {
       description: "Who counts as a proxy: addresses, CIDRs, named ranges or 'unix'; a hop count; true; false; or a function.",
       default: 'loopback',
-      anyOf: [{ type: 'boolean' }, { type: 'integer', minimum: 0, maximum: MAX_ENTRIES }, trustList]
+      anyOf: [{ type: 'boolean' }, { type: 'integer', minimum: 0, maximum: MAX_ENTRIES }, trustList, emptyList]
+    },
+    peers: {
+      description: "With a numeric trust: who may connect and have its count believed. Addresses, CIDRs, named ranges or 'unix'; true; or a function.",
+      default: ['loopback', 'linklocal', 'uniquelocal', 'unix'],
+      anyOf: [{ const: true }, trustList]
     },
     hops: {
       description: 'Per-field hop counts, with a numeric trust only.',
@@ -42,15 +49,28 @@ export const optionsSchema = {
       default: [...FIELDS]
     },
     forwarded: { description: 'Read RFC 7239 Forwarded instead of X-Forwarded-*.', type: 'boolean', default: false },
-    clientIpHeader: { description: 'A single-IP header set by the nearest trusted proxy.', type: 'string', pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$" },
+    clientIpHeader: {
+      description: 'A single-IP header set by the nearest trusted proxy; or headers tied to the edges allowed to send them, such as { "cf-connecting-ip": ["cloudflare"] }.',
+      anyOf: [
+        { type: 'string', pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$" },
+        { type: 'object', minProperties: 1, propertyNames: { pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$" }, additionalProperties: trustList }
+      ]
+    },
     allowedHosts: {
       description: 'Exact host names, or ".example.com" for a domain and its subdomains.',
       anyOf: [{ type: 'string' }, { type: 'array', items: { type: 'string', minLength: 1 } }]
     },
+    warnings: { description: 'Log misconfiguration warnings (each once per process, kind and peer).', type: 'boolean', default: true },
     strict: { description: 'Answer 400 to a malformed forwarded value from a trusted peer.', type: 'boolean', default: false },
     header: { description: 'hostRewrite only: the header that carries the public host.', type: 'string', pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$" }
   }
 } as const
+
+export interface EdgeHeader {
+  /** The lower-cased header name. */
+  name: string
+  edge: Trust
+}
 
 export type PluginName = 'proxyFix' | 'hostRewrite' | 'mountApp'
 
@@ -59,8 +79,16 @@ export interface Plan {
   /** The validated options, kept for merging route overrides. */
   options: Readonly<Record<string, unknown>>
   trust: Trust
+  /** With a count: who may connect (GHSA-3m5p-2c4r-xxw2). Unused by other trust forms. */
+  peers: Trust
+  /** `trust` was given empty ([] or ''): nothing is trusted. */
+  emptyTrust: boolean
   forwarded: boolean
   clientIpHeader: string | null
+  /** Client-IP headers tied to their edges: believed only from a hop in the edge's ranges. */
+  edgeHeaders: EdgeHeader[] | null
+  /** Who may connect: `trust`, plus the edges of tied headers. */
+  peerTrust: Trust
   /** Hop count per field with a numeric trust; 1 (on) or 0 (off) otherwise. */
   for: number
   proto: number
@@ -71,12 +99,14 @@ export interface Plan {
   strict: boolean
   /** hostRewrite: the lower-cased header name. */
   header: string | null
+  /** Log misconfiguration warnings. */
+  warnings: boolean
   /** An onRequest check is needed to answer 400. */
   guard: boolean
 }
 
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
-const SHARED = new Set(['trust', 'hops', 'fields', 'forwarded', 'clientIpHeader', 'allowedHosts', 'strict'])
+const SHARED = new Set(['trust', 'peers', 'hops', 'fields', 'forwarded', 'clientIpHeader', 'allowedHosts', 'strict', 'warnings'])
 const OWN: Record<PluginName, string[]> = {
   proxyFix: [],
   hostRewrite: ['header'],
@@ -87,8 +117,31 @@ function isCount (v: unknown): v is number {
   return typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= MAX_ENTRIES
 }
 
+/** `[]`, `''` or a blank string: an unset environment variable, read as "trust nothing", as proxy-addr and Express do. */
+function isEmptyTrust (value: unknown): boolean {
+  return (Array.isArray(value) && value.length === 0) || (typeof value === 'string' && value.trim() === '')
+}
+
+const DEFAULT_PEERS = compileList(['loopback', 'linklocal', 'uniquelocal', 'unix'])
+
+function compilePeers (value: unknown): Trust {
+  if (value === undefined) return DEFAULT_PEERS
+  if (value === true) return TRUST_ALL
+  if (typeof value === 'function') return compileFunction(value as (a: string, h: number) => unknown)
+  if ((typeof value === 'string' || Array.isArray(value)) && !isEmptyTrust(value)) {
+    try {
+      return compileList(value)
+    } catch (err) {
+      const e = err as TrustError
+      invalidOption('peers', e.entry, e.message)
+    }
+  }
+  return invalidOption('peers', value, 'must be an address list, a function or true (who may connect when trust is a hop count)')
+}
+
 function compileTrust (value: unknown, plugin: PluginName): Trust {
   if (value === undefined) return compileList('loopback')
+  if (isEmptyTrust(value)) return TRUST_OFF
   if (value === false) return TRUST_OFF
   if (value === true) {
     if (plugin === 'hostRewrite') {
@@ -101,7 +154,7 @@ function compileTrust (value: unknown, plugin: PluginName): Trust {
     if (!isCount(value)) invalidOption('trust', value, `is not a hop count (an integer from 0 to ${MAX_ENTRIES})`)
     return value === 0 ? TRUST_OFF : compileCount(value)
   }
-  if (typeof value === 'function') return compileFunction(value as (a: string, h: number) => boolean)
+  if (typeof value === 'function') return compileFunction(value as (a: string, h: number) => unknown)
   if (typeof value === 'string' || Array.isArray(value)) {
     try {
       return compileList(value)
@@ -112,6 +165,37 @@ function compileTrust (value: unknown, plugin: PluginName): Trust {
     }
   }
   return invalidOption('trust', value, 'must be an address list, a hop count, a function, true or false')
+}
+
+function compileEdgeHeaders (value: Record<string, unknown>): EdgeHeader[] {
+  const names = Object.keys(value)
+  if (names.length === 0) invalidOption('clientIpHeader', value, 'names no header')
+  return names.map((key) => {
+    if (!TOKEN.test(key)) invalidOption('clientIpHeader', key, 'is not a header name')
+    const ranges = value[key]
+    if ((typeof ranges !== 'string' && !Array.isArray(ranges)) || isEmptyTrust(ranges)) {
+      invalidOption(`clientIpHeader.${key}`, ranges, 'must list the addresses or named ranges of the edge that sends it')
+    }
+    try {
+      return { name: key.toLowerCase(), edge: compileList(ranges as string | string[]) }
+    } catch (err) {
+      const e = err as TrustError
+      return invalidOption(`clientIpHeader.${key}`, e.entry, e.message)
+    }
+  })
+}
+
+/** `trust`, plus every edge of a tied header: an edge may connect directly. */
+function withEdges (trust: Trust, edges: EdgeHeader[]): Trust {
+  return {
+    kind: trust.kind === 'function' ? 'function' : trust.kind === 'off' ? 'list' : trust.kind,
+    count: 0,
+    test (ip, hop) {
+      if (trust.test(ip, hop)) return true
+      for (const e of edges) if (e.edge.test(ip, hop)) return true
+      return false
+    }
+  }
 }
 
 function compileAllowedHosts (value: unknown): ((hostname: string) => boolean) | null {
@@ -152,6 +236,7 @@ export function compileOptions (input: unknown, plugin: PluginName): Plan {
     if (!SHARED.has(key) && !own.includes(key)) invalidOption(key, opts[key], `is not an option of ${plugin}`)
   }
   const trust = compileTrust(opts.trust, plugin)
+  const peers = compilePeers(opts.peers)
   const counting = trust.kind === 'count'
   const counts: Record<Field, number> = { for: 1, proto: 1, host: 1, port: 1, prefix: 1 }
 
@@ -177,13 +262,18 @@ export function compileOptions (input: unknown, plugin: PluginName): Plan {
       counts[f as Field] = 1
     }
   }
-  for (const key of ['forwarded', 'strict'] as const) {
+  for (const key of ['forwarded', 'strict', 'warnings'] as const) {
     if (opts[key] !== undefined && typeof opts[key] !== 'boolean') invalidOption(key, opts[key], 'must be true or false')
   }
   let clientIpHeader: string | null = null
-  if (opts.clientIpHeader !== undefined) {
-    if (typeof opts.clientIpHeader !== 'string' || !TOKEN.test(opts.clientIpHeader)) invalidOption('clientIpHeader', opts.clientIpHeader, 'is not a header name')
-    clientIpHeader = opts.clientIpHeader.toLowerCase()
+  let edgeHeaders: EdgeHeader[] | null = null
+  const cih = opts.clientIpHeader
+  if (cih !== null && typeof cih === 'object' && !Array.isArray(cih)) {
+    if (counting) invalidOption('clientIpHeader', cih, 'tied to edges needs an address or function trust, not a hop count')
+    edgeHeaders = compileEdgeHeaders(cih as Record<string, unknown>)
+  } else if (cih !== undefined) {
+    if (typeof cih !== 'string' || !TOKEN.test(cih)) invalidOption('clientIpHeader', cih, 'is not a header name, or an object of header names and the edges that send them')
+    clientIpHeader = cih.toLowerCase()
   }
   let header: string | null = null
   if (plugin === 'hostRewrite') {
@@ -193,23 +283,44 @@ export function compileOptions (input: unknown, plugin: PluginName): Plan {
   }
   const allowedHosts = compileAllowedHosts(opts.allowedHosts)
   const strict = opts.strict === true
+  const peerTrust = edgeHeaders === null ? trust : withEdges(trust, edgeHeaders)
   return {
     plugin,
     options: Object.freeze({ ...opts }),
     trust,
+    peers,
+    emptyTrust: isEmptyTrust(opts.trust),
     forwarded: opts.forwarded === true,
     clientIpHeader,
+    edgeHeaders,
+    peerTrust,
     ...counts,
     allowedHosts,
     strict,
+    warnings: opts.warnings !== false,
     header,
-    guard: allowedHosts !== null || (strict && trust.kind !== 'off')
+    guard: allowedHosts !== null || (strict && peerTrust.kind !== 'off')
   }
+}
+
+/**
+ * What a plugin logs once at registration about its plan: [level, message]. Trusting every peer,
+ * or counting hops from any peer, lets any client forge its IP, scheme and host.
+ */
+export function planNotices (plan: Plan): Array<['warn' | 'info', { code: string }, string]> {
+  const out: Array<['warn' | 'info', { code: string }, string]> = []
+  const name = plan.plugin
+  if (plan.trust.kind === 'all') out.push(['warn', { code: 'FPF_W_TRUST_ALL' }, `${name}: trust is true, so every peer is trusted and any client can forge its IP, scheme and host`])
+  if (plan.trust.kind === 'count' && plan.peers.kind === 'all') {
+    out.push(['warn', { code: 'FPF_W_UNCHECKED_COUNT' }, `${name}: peers is true, so the hop count is believed from any peer, and a client that connects directly can forge its IP, scheme and host`])
+  }
+  if (plan.emptyTrust) out.push(['info', { code: 'FPF_TRUST_EMPTY' }, `${name}: trust is empty, so no proxy is trusted and the socket's own values stand`])
+  return plan.warnings ? out : out.filter(([level]) => level === 'info')
 }
 
 /** A route's `config.<plugin>`: false turns the plugin off there; an object overrides options. */
 export function compileRouteOptions (base: Plan, override: unknown): Plan {
-  if (override === false) return { ...base, trust: TRUST_OFF, allowedHosts: null, guard: false, options: base.options }
+  if (override === false) return { ...base, trust: TRUST_OFF, peerTrust: TRUST_OFF, edgeHeaders: null, allowedHosts: null, guard: false, options: base.options }
   if (override === null || typeof override !== 'object' || Array.isArray(override)) {
     invalidOption(`config.${base.plugin}`, override, 'must be false or an options object')
   }

@@ -11,7 +11,7 @@ import { proxyFix } from './proxy-fix'
 import { hostRewrite } from './host-rewrite'
 import { checkPrefix, mountApp, type MountHandler } from './mount-app'
 import type { ProxyView } from './resolve'
-import { viewOf } from './state'
+import { viewOf } from './request-getters'
 
 export const HELP = `Usage: fastify-proxy-fix serve [module] [options]
 

@@ -1,7 +1,10 @@
 import { parseIp, parseIPv4, type Ip } from './ip'
 
-/** A user trust function: `address` is the canonical IP, or `'unix'` for a Unix-socket peer. */
-export type TrustFunction = (address: string, hopIndex: number) => boolean
+/**
+ * A user trust function: `address` is the canonical IP, or `'unix'` for a Unix-socket peer. A
+ * truthy return trusts the hop, as in proxy-addr and Express, so their compiled functions fit.
+ */
+export type TrustFunction = (address: string, hopIndex: number) => unknown
 
 export type TrustKind = 'off' | 'all' | 'list' | 'count' | 'function'
 
@@ -16,7 +19,9 @@ export interface Trust {
 const NAMED: Record<string, string[]> = {
   loopback: ['127.0.0.0/8', '::1/128'],
   linklocal: ['169.254.0.0/16', 'fe80::/10'],
-  uniquelocal: ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', 'fc00::/7']
+  uniquelocal: ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', 'fc00::/7'],
+  // what users usually mean by "our network": the three above plus carrier-grade NAT (RFC 6598)
+  private: ['loopback', 'linklocal', 'uniquelocal', '100.64.0.0/10']
 }
 
 export class TrustError extends Error {
@@ -122,7 +127,7 @@ export function compileFunction (fn: TrustFunction): Trust {
     test (ip, hop) {
       // A throwing user function fails closed: the hop is not trusted.
       try {
-        return fn(ip === null ? 'unix' : ip.text, hop) === true
+        return Boolean(fn(ip === null ? 'unix' : ip.text, hop))
       } catch {
         return false
       }

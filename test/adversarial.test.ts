@@ -23,6 +23,7 @@ const SETUPS: Record<string, Array<[unknown, Json]>> = {
   one: [[proxyFix, { trust: '10.0.0.1' }]],
   loopback: [[proxyFix, {}]],
   count1: [[proxyFix, { trust: 1 }]],
+  count1Unchecked: [[proxyFix, { trust: 1, peers: true }]],
   fn: [[proxyFix, { trust: (a: string) => a === '10.0.0.1' }]],
   all: [[proxyFix, { trust: true }]],
   strict: [[proxyFix, { trust: ['10.0.0.0/8'], strict: true }]],
@@ -105,7 +106,9 @@ test('GHSA-444r-cwp2-x5xf: protocol and host are never taken from an untrusted p
     { name: 'GHSA-444r-cwp2-x5xf trusted peer: the same headers are honoured', setup: 'one', headers: { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'pub.example' }, want: { protocol: 'https', host: 'pub.example' } },
     { name: 'GHSA-444r-cwp2-x5xf IPv4-mapped trusted peer is the IPv4 peer', setup: 'one', peer: '::ffff:10.0.0.1', headers: { 'x-forwarded-proto': 'https' }, want: { protocol: 'https' } },
     { name: 'GHSA-444r-cwp2-x5xf trust false: nothing honoured', setup: 'both', peer: '198.51.100.1', headers: { ...SPOOF, 'x-fhost': 'evil.example' }, want: { ip: '198.51.100.1', host: HOST, protocol: 'http' } },
-    { name: 'hop count does not check the peer (documented risk, same as Werkzeug)', setup: 'count1', peer: UNTRUSTED, headers: { 'x-forwarded-for': '1.2.3.4', 'x-forwarded-proto': 'https' }, want: { ip: '1.2.3.4', protocol: 'https' } },
+    { name: 'GHSA-3m5p-2c4r-xxw2 a hop count from a public peer is not believed', setup: 'count1', peer: UNTRUSTED, headers: { 'x-forwarded-for': '1.2.3.4', 'x-forwarded-proto': 'https' }, want: SOCKET_VIEW },
+    { name: 'GHSA-3m5p-2c4r-xxw2 a hop count from a private peer is', setup: 'count1', peer: '10.0.0.1', headers: { 'x-forwarded-for': '1.2.3.4', 'x-forwarded-proto': 'https' }, want: { ip: '1.2.3.4', protocol: 'https' } },
+    { name: 'peers true: a count from any peer (documented risk, warned at startup)', setup: 'count1Unchecked', peer: UNTRUSTED, headers: { 'x-forwarded-for': '1.2.3.4', 'x-forwarded-proto': 'https' }, want: { ip: '1.2.3.4', protocol: 'https' } },
     { name: 'trust true trusts anyone (documented risk, warned at startup)', setup: 'all', peer: UNTRUSTED, headers: { 'x-forwarded-for': '1.2.3.4' }, want: { ip: '1.2.3.4' } }
   ]))
 })

@@ -1,5 +1,14 @@
 import { test } from 'tap'
-import { rightEntries, parseForwarded, MAX_ENTRIES, type ForwardedElement } from '../lib/forwarded'
+import { parseForwarded, forwardedTail, MAX_TAIL, type ForwardedElement } from '../lib/forwarded'
+import { MAX_ELEMENT, MAX_ENTRIES, pick, RightCursor, trimOws } from '../lib/list'
+
+/** The entries a RightCursor visits, nearest first: at most `max + 1`. */
+function rightEntries (value: string, max: number): string[] {
+  const out: string[] = []
+  const c = new RightCursor(value)
+  while (out.length <= max && c.next()) out.push(c.text())
+  return out
+}
 
 test('MAX_ENTRIES', async (t) => {
   t.equal(MAX_ENTRIES, 32)
@@ -39,11 +48,20 @@ test('rightEntries: a 16 KiB header', async (t) => {
   const header = '1.2.3.4,'.repeat(2048) + '5.6.7.8'
   t.equal(header.length, 16 * 1024 + 7)
   const list = rightEntries(header, MAX_ENTRIES)
-  t.equal(list.length, MAX_ENTRIES + 1)
+  t.equal(list.length, MAX_ENTRIES, 'the cursor stops at the element cap')
   t.equal(list[0], '5.6.7.8')
-  t.equal(list[MAX_ENTRIES], '1.2.3.4')
+  t.equal(list[MAX_ENTRIES - 1], '1.2.3.4')
   t.same(rightEntries(','.repeat(16 * 1024), MAX_ENTRIES), [])
-  t.same(rightEntries(' '.repeat(16 * 1024) + 'a', MAX_ENTRIES), ['a'])
+  const commas = new RightCursor('1.2.3.4' + ','.repeat(16 * 1024))
+  t.equal(commas.next(), false, 'empty elements count toward the cap: bare commas end the walk')
+  t.equal(commas.overflow, true)
+  const padded = new RightCursor('9.9.9.9' + ','.repeat(40) + '1.1.1.1')
+  t.equal(padded.next(), true)
+  t.equal(padded.text(), '1.1.1.1')
+  t.equal(padded.next(), false, 'an entry behind 32 empty elements is never reached')
+  t.equal(padded.overflow, true)
+  t.same(rightEntries(' '.repeat(16 * 1024) + 'a', MAX_ENTRIES), [' '.repeat(16 * 1024) + 'a'], 'an element over MAX_ELEMENT is not trimmed (and parses as nothing)')
+  t.same(rightEntries(' '.repeat(MAX_ELEMENT - 1) + 'a', MAX_ENTRIES), ['a'])
 })
 
 test('rightEntries: the nth entry from the right, none when the list is shorter', async (t) => {
@@ -191,4 +209,46 @@ test('parseForwarded: keeps only the last max + 1 elements', async (t) => {
   // empty parts before the tail: fewer elements than max, and a placeholder keeps the signal
   const sparse = parseForwarded('for=1.1.1.1' + ','.repeat(40) + 'for=2.2.2.2', MAX_ENTRIES)
   t.same(sparse, [{}, { for: '2.2.2.2' }])
+})
+
+test('trimOws: SP and HTAB only, never CR, LF, NBSP or other Unicode spaces', async (t) => {
+  const table: Array<[string, string]> = [
+    [' \ta\t ', 'a'],
+    ['a', 'a'],
+    ['', ''],
+    [' \t ', ''],
+    ['https\r\n', 'https\r\n'],
+    ['\u00a0host\u00a0', '\u00a0host\u00a0'],
+    ['\u2003x', '\u2003x'],
+    [' a b ', 'a b']
+  ]
+  for (const [value, expected] of table) t.equal(trimOws(value), expected, JSON.stringify(value))
+  t.equal(pick('https\r\n', 1, true), 'https\r\n', 'a single value keeps its CR LF')
+  t.equal(pick(' https ', 1, true), 'https')
+  t.equal(pick(' , ', 1, true), undefined)
+})
+
+test('forwardedTail: at most MAX_ENTRIES segments are read, empty ones included', async (t) => {
+  t.same(forwardedTail('for=1.2.3.4, "broken, for=5.6.7.8'), [{ for: '5.6.7.8' }])
+  t.same(forwardedTail(',,,,'), [])
+  const padded = 'for=9.9.9.9' + ','.repeat(40) + 'for=1.1.1.1'
+  t.same(forwardedTail(padded), [{ for: '1.1.1.1' }], 'segments behind the cap are not read')
+})
+
+test('bounded reads: an oversized element is returned untrimmed, a Forwarded header is read from its last MAX_TAIL characters', async (t) => {
+  const spaces = ' '.repeat(MAX_ELEMENT + 1)
+  const c = new RightCursor('1.2.3.4,' + spaces)
+  t.equal(c.next(), true)
+  t.equal(c.text(), spaces, 'not scanned for OWS: it is longer than any forwarded value')
+  t.equal(trimOws(spaces), spaces)
+  t.equal(trimOws(' '.repeat(MAX_ELEMENT)), '', 'up to MAX_ELEMENT it is trimmed')
+  const good = 'for=10.0.0.1;proto=https, for=10.0.0.2'
+  t.same(parseForwarded('x'.repeat(MAX_TAIL) + ', ' + good, 32), [{}, { for: '10.0.0.1', proto: 'https' }, { for: '10.0.0.2' }],
+    'parts further left than MAX_TAIL are skipped unread (the walk stops there)')
+  t.equal(parseForwarded('a=b;'.repeat(MAX_TAIL), 32), null, 'no whole element within MAX_TAIL: malformed')
+  t.same(parseForwarded(' '.repeat(MAX_TAIL - good.length) + good, 32), [{ for: '10.0.0.1', proto: 'https' }, { for: '10.0.0.2' }], 'exactly MAX_TAIL is read whole')
+  const quoted = '"\\' + '\\'.repeat(MAX_TAIL) + '", for=10.0.0.3'
+  t.same(parseForwarded(quoted, 32), [{}, { for: '10.0.0.3' }], 'a backslash run is counted only within the region')
+  t.same(forwardedTail('for="' + 'x'.repeat(MAX_TAIL) + ', for=10.0.0.4'), [{ for: '10.0.0.4' }], 'the salvage reads only the region too')
+  t.same(forwardedTail('x'.repeat(MAX_TAIL) + ',"' + ', for=10.0.0.5'), [{ for: '10.0.0.5' }])
 })

@@ -1,6 +1,6 @@
 import { test } from 'tap'
 import { isIP, isIPv4 } from 'node:net'
-import { parseIPv4, parseIPv6, parseIp, parseNode, UNKNOWN, formatIPv4, formatIPv6 } from '../lib/ip'
+import { parseIPv4, parseIPv6, parseIp, parseNode, UNKNOWN, formatIPv4, formatIPv6, MAX_NODE } from '../lib/ip'
 
 // Seeded, so every run checks the same inputs.
 const { mulberry32: rng } = require('./prng') as { mulberry32: (seed: number) => () => number }
@@ -401,4 +401,10 @@ test('parseNode: malformed', async (t) => {
     '::1%'
   ]
   for (const input of table) t.equal(parseNode(input), null, JSON.stringify(input))
+})
+
+test('parseNode: a node longer than MAX_NODE is refused unread', async (t) => {
+  t.equal(parseNode('_' + 'a'.repeat(MAX_NODE - 1)), UNKNOWN, 'an obfuscated identifier up to the bound')
+  t.equal(parseNode('_' + 'a'.repeat(MAX_NODE)), null)
+  t.equal(parseNode('1'.repeat(16 * 1024)), null)
 })

@@ -13,7 +13,7 @@ import express from 'express'
 import connect from 'connect'
 import mountAppDefault, { mountApp, remainder, type MountHandler } from '../lib/mount-app'
 import { proxyFix } from '../lib/proxy-fix'
-import { attach } from '../lib/state'
+import { attach } from '../lib/request-getters'
 import { compileOptions } from '../lib/options'
 
 const express4 = require('express4') as typeof express

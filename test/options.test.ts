@@ -1,6 +1,6 @@
 import { test } from 'tap'
 import Ajv from 'ajv'
-import { compileOptions, compileRouteOptions, optionsSchema } from '../lib/options'
+import { compileOptions, compileRouteOptions, optionsSchema, planNotices } from '../lib/options'
 import { show } from '../lib/errors'
 
 const BAD: Array<[string, Record<string, unknown> | unknown, string, RegExp]> = [
@@ -15,8 +15,18 @@ const BAD: Array<[string, Record<string, unknown> | unknown, string, RegExp]> = 
   ['bad netmask', { trust: '10.0.0.0/255.0.255.0' }, 'proxyFix', /invalid prefix length or netmask/],
   ['IPv6 netmask', { trust: '::1/ffff::' }, 'proxyFix', /invalid prefix length or netmask/],
   ['zone in a trust entry', { trust: 'fe80::1%eth0' }, 'proxyFix', /is not an IP address/],
-  ['empty list', { trust: [] }, 'proxyFix', /names no address/],
-  ['empty string', { trust: ' , ' }, 'proxyFix', /names no address/],
+  ['a list of empty entries', { trust: ' , ' }, 'proxyFix', /names no address/],
+  ['peers empty', { trust: 2, peers: [] }, 'proxyFix', /"peers": \[\] must be an address list/],
+  ['peers false', { trust: 2, peers: false }, 'proxyFix', /"peers": false must be an address list/],
+  ['peers bad entry', { trust: 2, peers: ['10.0.0.0/8', 'proxy'] }, 'proxyFix', /"peers": "proxy" is not an IP address/],
+  ['peers number', { trust: 2, peers: 1 }, 'proxyFix', /"peers": 1 must be/],
+  ['tied header with a count', { trust: 2, clientIpHeader: { 'cf-connecting-ip': ['loopback'] } }, 'proxyFix', /"clientIpHeader": .* tied to edges needs an address or function trust/],
+  ['tied headers empty', { clientIpHeader: {} }, 'proxyFix', /"clientIpHeader": \{\} names no header/],
+  ['tied header bad name', { clientIpHeader: { 'a b': ['loopback'] } }, 'proxyFix', /"clientIpHeader": "a b" is not a header name/],
+  ['tied header no ranges', { clientIpHeader: { 'cf-connecting-ip': [] } }, 'proxyFix', /"clientIpHeader.cf-connecting-ip": \[\] must list the addresses/],
+  ['tied header number', { clientIpHeader: { 'cf-connecting-ip': 5 } }, 'proxyFix', /"clientIpHeader.cf-connecting-ip": 5 must list/],
+  ['tied header bad range', { clientIpHeader: { 'cf-connecting-ip': ['cloudflair'] } }, 'proxyFix', /"clientIpHeader.cf-connecting-ip": "cloudflair" is not an IP address/],
+  ['clientIpHeader array', { clientIpHeader: ['x'] }, 'proxyFix', /"clientIpHeader": \["x"\] is not a header name/],
   ['non-string item', { trust: [1] }, 'proxyFix', /"trust": "1" is not a string/],
   ['negative count', { trust: -1 }, 'proxyFix', /"trust": -1 is not a hop count/],
   ['fractional count', { trust: 1.5 }, 'proxyFix', /is not a hop count/],
@@ -83,16 +93,32 @@ test('optionsSchema agrees with the validator on JSON-expressible options', asyn
   const ajv = new Ajv({ strict: false })
   const validate = ajv.compile(optionsSchema)
   const good = [{}, { trust: false }, { trust: 2, hops: { for: 1 } }, { trust: ['loopback', '10.0.0.0/8'] }, { trust: 'loopback' },
-    { fields: ['for'] }, { forwarded: true, strict: true }, { clientIpHeader: 'x-real-ip' }, { allowedHosts: ['.a.example'] }]
+    { fields: ['for'] }, { forwarded: true, strict: true }, { clientIpHeader: 'x-real-ip' }, { allowedHosts: ['.a.example'] },
+    { trust: [] }, { trust: '' }, { trust: 2, peers: true }, { trust: 2, peers: ['10.0.0.0/8', 'unix'] }, { trust: 2, peers: 'loopback' }, { clientIpHeader: { 'cf-connecting-ip': ['10.0.0.0/8'] } }]
   for (const o of good) {
     t.ok(validate(o), `schema accepts ${JSON.stringify(o)}`)
     t.doesNotThrow(() => compileOptions(o, 'proxyFix'), `validator accepts ${JSON.stringify(o)}`)
   }
-  const bad = [{ trsut: 1 }, { trust: -1 }, { trust: 1.5 }, { trust: [] }, { hops: { addr: 1 } }, { fields: ['path'] }, { forwarded: 'yes' }, { clientIpHeader: 'a b' }, { trust: {} }]
+  const bad = [{ trsut: 1 }, { trust: -1 }, { trust: 1.5 }, { peers: [] }, { peers: false }, { clientIpHeader: {} }, { clientIpHeader: { x: [] } }, { hops: { addr: 1 } }, { fields: ['path'] }, { forwarded: 'yes' }, { clientIpHeader: 'a b' }, { trust: {} }]
   for (const o of bad) {
     t.notOk(validate(o), `schema refuses ${JSON.stringify(o)}`)
     t.throws(() => compileOptions(o, 'proxyFix'), `validator refuses ${JSON.stringify(o)}`)
   }
+})
+
+test('an empty trust trusts nothing (an unset environment variable), and says so once', async (t) => {
+  for (const trust of [[], '', '  ']) {
+    const plan = compileOptions({ trust }, 'proxyFix')
+    t.equal(plan.trust.kind, 'off', JSON.stringify(trust))
+    t.strictSame(planNotices(plan), [['info', { code: 'FPF_TRUST_EMPTY' }, "proxyFix: trust is empty, so no proxy is trusted and the socket's own values stand"]])
+  }
+  t.strictSame(planNotices(compileOptions({}, 'proxyFix')), [], 'the default says nothing')
+  t.match(planNotices(compileOptions({ trust: true }, 'proxyFix')), [['warn', { code: 'FPF_W_TRUST_ALL' }, /trust is true/]])
+  t.match(planNotices(compileOptions({ trust: 2, peers: true }, 'proxyFix')), [['warn', { code: 'FPF_W_UNCHECKED_COUNT' }, /peers is true, so the hop count is believed from any peer/]])
+  t.strictSame(planNotices(compileOptions({ trust: true, warnings: false }, 'proxyFix')), [], 'warnings: false silences the warnings')
+  t.strictSame(planNotices(compileOptions({ trust: [], warnings: false }, 'proxyFix')).length, 1, 'but not the info line')
+  t.strictSame(planNotices(compileOptions({ trust: 2 }, 'proxyFix')), [], 'a count with its default peers says nothing')
+  t.strictSame(planNotices(compileOptions({ trust: ['10.0.0.1'], peers: true }, 'proxyFix')), [], 'peers is ignored without a count')
 })
 
 test('show() keeps error messages short and printable', async (t) => {

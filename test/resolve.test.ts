@@ -1,10 +1,13 @@
 import { test } from 'tap'
-import { compileOptions } from '../lib/options'
+import { compileOptions, compileRouteOptions } from '../lib/options'
 import { resolve, type Headers } from '../lib/resolve'
+import { makePeer } from '../lib/peer'
 
 interface Row {
   name: string
   peer?: string
+  /** A Unix-domain socket peer (no address). */
+  unix?: boolean
   encrypted?: boolean
   headers: Headers
   opts?: Record<string, unknown>
@@ -15,7 +18,8 @@ interface Row {
 function run (row: Row): Record<string, unknown> {
   const fix = row.opts === undefined ? undefined : compileOptions(row.opts, 'proxyFix')
   const rewrite = row.rewrite === undefined ? undefined : compileOptions(row.rewrite, 'hostRewrite')
-  const v = resolve('peer' in row ? row.peer : '10.1.1.1', row.encrypted === true, row.headers, fix, rewrite)
+  const peer = row.unix === true ? makePeer(undefined, true) : 'peer' in row ? row.peer : '10.1.1.1'
+  const v = resolve(peer, row.encrypted === true, row.headers, fix, rewrite)
   const out: Record<string, unknown> = {}
   for (const k of Object.keys(row.want)) {
     out[k] = k === 'error' ? (v.error === null ? null : (v.error as Error & { code: string }).code) : k === 'url' ? v.url('/p') : (v as unknown as Record<string, unknown>)[k]
@@ -57,7 +61,21 @@ test('Werkzeug table: hop-count trust', async (t) => {
     },
     { name: 'ipv6 host', opts: { trust: 1 }, headers: { host, 'x-forwarded-host': '[2001:db8::1]' }, want: { host: '[2001:db8::1]', hostname: '[2001:db8::1]', port: null } },
     { name: 'ipv6 port', opts: { trust: 1 }, headers: { host: '[2001:db8::1]', 'x-forwarded-port': '8080' }, want: { host: '[2001:db8::1]:8080', hostname: '[2001:db8::1]', port: 8080 } },
-    { name: 'hop count does not check the peer (documented risk)', peer: '203.0.113.9', opts: { trust: 1 }, headers: { host, 'x-forwarded-for': '1.2.3.4' }, want: { ip: '1.2.3.4', trusted: true } },
+    // GHSA-3m5p-2c4r-xxw2: a count is believed only from `peers` (default: loopback and private ranges, unix)
+    { name: 'a count from a public peer changes nothing', peer: '203.0.113.9', opts: { trust: 1 }, headers: { host, 'x-forwarded-for': '1.2.3.4', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'evil.example' }, want: { ip: '203.0.113.9', protocol: 'http', host, trusted: false } },
+    { name: 'a count from a private peer (default peers)', peer: '192.168.1.5', opts: { trust: 1 }, headers: { host, 'x-forwarded-for': '1.2.3.4' }, want: { ip: '1.2.3.4', trusted: true } },
+    { name: 'a count from a loopback peer (default peers)', peer: '::1', opts: { trust: 1 }, headers: { host, 'x-forwarded-for': '1.2.3.4' }, want: { ip: '1.2.3.4', trusted: true } },
+    { name: 'a count from a link-local peer (default peers)', peer: '169.254.3.4', opts: { trust: 1 }, headers: { host, 'x-forwarded-for': '1.2.3.4' }, want: { ip: '1.2.3.4', trusted: true } },
+    { name: 'a count from a unix peer (default peers)', unix: true, opts: { trust: 1 }, headers: { host, 'x-forwarded-for': '1.2.3.4' }, want: { ip: '1.2.3.4', trusted: true } },
+    { name: 'a count from an unknown TCP peer changes nothing', peer: undefined, opts: { trust: 1 }, headers: { host, 'x-forwarded-for': '1.2.3.4' }, want: { ip: undefined, trusted: false } },
+    { name: 'a count with explicit peers', peer: '203.0.113.9', opts: { trust: 1, peers: ['203.0.113.0/24'] }, headers: { host, 'x-forwarded-for': '1.2.3.4' }, want: { ip: '1.2.3.4', trusted: true } },
+    { name: 'explicit peers replace the default', peer: '10.0.0.1', opts: { trust: 1, peers: '203.0.113.0/24' }, headers: { host, 'x-forwarded-for': '1.2.3.4' }, want: { ip: '10.0.0.1', trusted: false } },
+    { name: 'a count with a peers function', peer: '203.0.113.9', opts: { trust: 1, peers: (a: string) => a.startsWith('203.') }, headers: { host, 'x-forwarded-for': '1.2.3.4' }, want: { ip: '1.2.3.4', trusted: true } },
+    { name: 'peers: true counts from any peer (unchecked, Werkzeug)', peer: '203.0.113.9', opts: { trust: 1, peers: true }, headers: { host, 'x-forwarded-for': '1.2.3.4' }, want: { ip: '1.2.3.4', trusted: true } },
+    { name: 'a Forwarded count from a public peer changes nothing', peer: '203.0.113.9', opts: { trust: 1, forwarded: true }, headers: { host, forwarded: 'for=1.2.3.4;proto=https;host=evil.example' }, want: { ip: '203.0.113.9', protocol: 'http', host, trusted: false } },
+    { name: 'a Forwarded count from a private peer', peer: '10.9.9.9', opts: { trust: 1, forwarded: true }, headers: { host, forwarded: 'for=1.2.3.4;proto=https;host=good.example' }, want: { ip: '1.2.3.4', protocol: 'https', host: 'good.example', trusted: true } },
+    { name: 'peers is ignored by address trust', peer: '10.1.1.1', opts: { trust: '10.0.0.0/8', peers: '192.0.2.1' }, headers: { host, 'x-forwarded-for': '1.2.3.4' }, want: { ip: '1.2.3.4', trusted: true } },
+    { name: 'no Host: a forwarded port alone is not a host', opts: { trust: 1 }, headers: { 'x-forwarded-port': '8080' }, want: { host: '', port: null, url: 'http:///p' } },
     { name: 'unknown at the counted position keeps the peer', opts: { trust: 1 }, headers: { host, 'x-forwarded-for': 'unknown' }, want: { ip: '10.1.1.1', ips: ['10.1.1.1'] } },
     { name: 'malformed within the counted hops: header ignored', opts: { trust: 2 }, headers: { host, 'x-forwarded-for': '1.2.3.4, proxy' }, want: { ip: '10.1.1.1', error: null } },
     { name: 'malformed within the counted hops, strict', opts: { trust: 2, strict: true }, headers: { host, 'x-forwarded-for': 'proxy, 1.2.3.4' }, want: { ip: '10.1.1.1', error: 'FST_ERR_PROXY_FIX_MALFORMED_HEADER' } }
@@ -88,8 +106,9 @@ test('address trust: only values added by trusted hops count', async (t) => {
     { name: 'default trust refuses a remote peer', peer: '192.0.2.1', opts: {}, headers: { 'x-forwarded-for': '1.2.3.4' }, want: { ip: '192.0.2.1' } },
     { name: 'IPv4-mapped peer matches IPv4 ranges', peer: '::ffff:127.0.0.1', opts: {}, headers: { 'x-forwarded-for': '1.2.3.4' }, want: { ip: '1.2.3.4', ips: ['::ffff:127.0.0.1', '1.2.3.4'] } },
     { name: 'IPv6 loopback peer', peer: '::1', opts: {}, headers: { 'x-forwarded-for': '2001:DB8::1' }, want: { ip: '2001:db8::1' } },
-    { name: 'unix peer trusted when listed', peer: undefined, opts: { trust: 'unix' }, headers: { 'x-forwarded-for': '1.2.3.4' }, want: { ip: '1.2.3.4', ips: ['1.2.3.4'] } },
-    { name: 'unix peer untrusted by default', peer: undefined, opts: {}, headers: { 'x-forwarded-for': '1.2.3.4' }, want: { ip: undefined, ips: [] } },
+    { name: 'unix peer trusted when listed', unix: true, opts: { trust: 'unix' }, headers: { 'x-forwarded-for': '1.2.3.4' }, want: { ip: '1.2.3.4', ips: ['1.2.3.4'] } },
+    { name: 'unix peer untrusted by default', unix: true, opts: {}, headers: { 'x-forwarded-for': '1.2.3.4' }, want: { ip: undefined, ips: [] } },
+    { name: 'a TCP peer whose address is unknown is never a unix peer', peer: undefined, opts: { trust: 'unix' }, headers: { 'x-forwarded-for': '1.2.3.4', 'x-forwarded-host': 'evil.example' }, want: { ip: undefined, ips: [], host: '', trusted: false } },
     { name: 'an unparseable peer is never trusted', peer: 'garbage', opts: { trust: true }, headers: { 'x-forwarded-for': '1.2.3.4' }, want: { ip: 'garbage' } }
   ])
 })
@@ -180,7 +199,7 @@ test('hostRewrite with proxyFix: the custom header wins, order-free', async (t) 
     { name: 'custom header wins over X-Forwarded-Host', opts: T, rewrite: R, headers: { host: 'a', 'x-forwarded-host': 'xfh.example', 'x-fhost': 'pub.example:8443' }, want: { host: 'pub.example:8443', hostname: 'pub.example', port: 8443 } },
     { name: 'alone', rewrite: R, headers: { host: 'a', 'x-fhost': 'pub.example' }, want: { host: 'pub.example', ip: '10.1.1.1', trusted: true } },
     { name: 'trusted, no header', rewrite: R, headers: { host: 'a' }, want: { host: 'a', trusted: true } },
-    { name: 'unix peer', peer: undefined, rewrite: { header: 'x-fhost', trust: 'unix' }, headers: { host: 'a', 'x-fhost': 'b.example' }, want: { host: 'b.example' } },
+    { name: 'unix peer', unix: true, rewrite: { header: 'x-fhost', trust: 'unix' }, headers: { host: 'a', 'x-fhost': 'b.example' }, want: { host: 'b.example' } },
     { name: 'untrusted peer', peer: '203.0.113.1', rewrite: R, headers: { host: 'a', 'x-fhost': 'evil.example' }, want: { host: 'a', trusted: false } },
     { name: 'two lines (joined) are malformed', rewrite: { ...R, strict: true }, headers: { host: 'a', 'x-fhost': 'a.example, b.example' }, want: { host: 'a', error: 'FST_ERR_PROXY_FIX_MALFORMED_HEADER' } },
     { name: 'an array is malformed', rewrite: R, headers: { host: 'a', 'x-fhost': ['a.example', 'b.example'] }, want: { host: 'a' } },
@@ -230,27 +249,71 @@ test('a picked list skips empty entries', async (t) => {
   t.equal(w.protocol, 'https', 'address trust: the only non-empty entry')
 })
 
-test('the peer verdict is kept per socket and plan, header values never', async (t) => {
+test('the peer verdict is kept per connection peer and plan, header values never', async (t) => {
   const fix = compileOptions({ trust: ['10.0.0.0/8'] }, 'proxyFix')
   const other = compileOptions({ trust: ['192.0.2.0/24'] }, 'proxyFix')
   const rewrite = compileOptions({ header: 'x-fhost', trust: ['10.0.0.0/8'] }, 'hostRewrite')
-  const socket = {}
-  const a = resolve('10.0.0.1', false, { host: 'h', 'x-forwarded-for': '198.51.100.1', 'x-fhost': 'one.example' }, fix, rewrite, socket)
+  const peer = makePeer('10.0.0.1')
+  const a = resolve(peer, false, { host: 'h', 'x-forwarded-for': '198.51.100.1', 'x-fhost': 'one.example' }, fix, rewrite)
   t.strictSame([a.ip, a.host, a.trusted], ['198.51.100.1', 'one.example', true])
-  t.equal(Object.getOwnPropertySymbols(socket).length, 2, 'one verdict per plugin')
-  const b = resolve('10.0.0.1', false, { host: 'h', 'x-forwarded-for': '198.51.100.2', 'x-fhost': 'two.example' }, fix, rewrite, socket)
+  t.strictSame([peer.fix.plan === fix, peer.fix.trusted, peer.rewrite.plan === rewrite, peer.rewrite.trusted], [true, true, true, true], 'one verdict per plugin')
+  const b = resolve(peer, false, { host: 'h', 'x-forwarded-for': '198.51.100.2', 'x-fhost': 'two.example' }, fix, rewrite)
   t.strictSame([b.ip, b.host, b.ips], ['198.51.100.2', 'two.example', ['10.0.0.1', '198.51.100.2']], 'the same connection, the next client')
-  const c = resolve('10.0.0.1', false, { host: 'h', 'x-forwarded-for': '198.51.100.3' }, other, undefined, socket)
+  const c = resolve(peer, false, { host: 'h', 'x-forwarded-for': '198.51.100.3' }, other, undefined)
   t.strictSame([c.ip, c.trusted], ['10.0.0.1', false], 'another plan (a route override) is asked afresh')
-  const d = resolve('192.0.2.7', false, { host: 'h', 'x-forwarded-for': '198.51.100.4' }, other, undefined, socket)
-  t.strictSame([d.ip, d.trusted], ['198.51.100.4', true], 'another peer is asked afresh')
-  const e = resolve(undefined, false, { host: 'h', 'x-forwarded-for': '198.51.100.5' }, other, undefined, socket)
-  t.strictSame([e.ip, e.trusted], [undefined, false], 'a peer gone (undefined) is asked afresh')
+  const again = resolve(peer, false, { host: 'h', 'x-forwarded-for': '198.51.100.3' }, fix, undefined)
+  t.strictSame([again.ip, again.trusted], ['198.51.100.3', true], 'and the first plan again')
   const calls: string[] = []
   const fn = compileOptions({ trust: (addr: string) => { calls.push(addr); return true } }, 'proxyFix')
-  resolve('10.0.0.1', false, { 'x-forwarded-for': '198.51.100.6' }, fn, undefined, socket)
-  resolve('10.0.0.1', false, { 'x-forwarded-for': '198.51.100.6' }, fn, undefined, socket)
+  const fnPeer = makePeer('10.0.0.1')
+  resolve(fnPeer, false, { 'x-forwarded-for': '198.51.100.6' }, fn, undefined)
+  resolve(fnPeer, false, { 'x-forwarded-for': '198.51.100.6' }, fn, undefined)
   t.strictSame(calls, ['10.0.0.1', '198.51.100.6', '10.0.0.1', '198.51.100.6'], 'a trust function is asked on every request')
-  const bad = resolve('not-an-ip', false, { 'x-forwarded-for': '198.51.100.7' }, fix, undefined, {})
+  t.equal(fnPeer.fix.plan, null, 'and its verdict is not kept')
+  const counted = compileOptions({ trust: 1 }, 'proxyFix')
+  const pub = makePeer('203.0.113.5')
+  t.equal(resolve(pub, false, { 'x-forwarded-for': '1.2.3.4' }, counted, undefined).ip, '203.0.113.5')
+  t.strictSame([pub.fix.plan === counted, pub.fix.trusted], [true, false], 'a count keeps the peers verdict')
+  const bad = resolve('not-an-ip', false, { 'x-forwarded-for': '198.51.100.7' }, fix, undefined)
   t.strictSame([bad.ip, bad.trusted], ['not-an-ip', false], 'an unparseable peer is never trusted')
+})
+
+test('the PROXY protocol source is the peer; the TCP peer stays the original', async (t) => {
+  const info = { source: { address: '203.0.113.5', port: 4000 }, version: 2 }
+  const v = resolve(makePeer('203.0.113.5', false, '127.0.0.1', info), false, { host: 'h', 'x-forwarded-for': '198.51.100.1' }, compileOptions({ trust: '203.0.113.5' }, 'proxyFix'), undefined)
+  t.equal(v.ip, '198.51.100.1')
+  t.strictSame(v.ips, ['203.0.113.5', '198.51.100.1'])
+  t.equal(v.original.ip, '127.0.0.1')
+  t.equal(v.proxyProtocol, info)
+  t.equal(resolve('10.0.0.1', false, {}, undefined, undefined).proxyProtocol, null)
+})
+
+const CF = ['198.51.100.0/24']
+test('client-IP headers tied to their edge: believed only from a hop in the edge ranges', async (t) => {
+  table(t, [
+    { name: 'the edge connects directly (trust nothing else)', peer: '198.51.100.5', opts: { trust: false, clientIpHeader: { 'CF-Connecting-IP': CF } }, headers: { 'cf-connecting-ip': '203.0.113.9' }, want: { ip: '203.0.113.9', ips: ['198.51.100.5', '203.0.113.9'], trusted: true } },
+    { name: 'another trusted peer cannot set it', peer: '10.0.0.1', opts: { trust: '10.0.0.0/8', clientIpHeader: { 'cf-connecting-ip': CF } }, headers: { 'cf-connecting-ip': '6.6.6.6' }, want: { ip: '10.0.0.1', trusted: true } },
+    { name: 'a public peer cannot set it', peer: '203.0.113.1', opts: { trust: false, clientIpHeader: { 'cf-connecting-ip': CF } }, headers: { 'cf-connecting-ip': '6.6.6.6' }, want: { ip: '203.0.113.1', trusted: false } },
+    { name: 'behind a local proxy: the edge is found in X-Forwarded-For', peer: '127.0.0.1', opts: { clientIpHeader: { 'cf-connecting-ip': CF } }, headers: { 'x-forwarded-for': '192.0.2.44, 198.51.100.5', 'cf-connecting-ip': '192.0.2.44' }, want: { ip: '192.0.2.44', ips: ['127.0.0.1', '198.51.100.5', '192.0.2.44'] } },
+    { name: 'a client that reaches the local proxy directly cannot set it', peer: '127.0.0.1', opts: { clientIpHeader: { 'cf-connecting-ip': CF } }, headers: { 'x-forwarded-for': '198.51.100.5, 6.6.6.6', 'cf-connecting-ip': '1.1.1.1' }, want: { ip: '6.6.6.6', ips: ['127.0.0.1', '6.6.6.6'] } },
+    { name: 'the edge without its header: the edge is the client', peer: '198.51.100.5', opts: { trust: false, clientIpHeader: { 'cf-connecting-ip': CF } }, headers: { 'x-forwarded-for': '6.6.6.6' }, want: { ip: '198.51.100.5', trusted: true } },
+    { name: 'each header only from its own edge', peer: '127.0.0.1', opts: { clientIpHeader: { 'cf-connecting-ip': CF, 'fly-client-ip': '172.16.0.0/12' } }, headers: { 'x-forwarded-for': '172.16.1.1', 'cf-connecting-ip': '6.6.6.6', 'fly-client-ip': '203.0.113.7' }, want: { ip: '203.0.113.7' } },
+    { name: 'a malformed value from the edge: the edge stands', peer: '198.51.100.5', opts: { trust: false, strict: true, clientIpHeader: { 'cf-connecting-ip': CF } }, headers: { 'cf-connecting-ip': '1.2.3.4, 5.6.7.8' }, want: { ip: '198.51.100.5', error: 'FST_ERR_PROXY_FIX_MALFORMED_HEADER' } },
+    { name: 'Cloudflare pseudo IPv4: CF-Connecting-IPv6 holds the real address', peer: '198.51.100.5', opts: { trust: false, clientIpHeader: { 'cf-connecting-ip': CF } }, headers: { 'cf-connecting-ip': '240.16.0.1', 'cf-connecting-ipv6': '2001:DB8::5' }, want: { ip: '2001:db8::5' } },
+    { name: 'CloudFront-Viewer-Address: IPv4 with its port', peer: '198.51.100.5', opts: { trust: false, clientIpHeader: { 'cloudfront-viewer-address': CF } }, headers: { 'cloudfront-viewer-address': '203.0.113.9:46532' }, want: { ip: '203.0.113.9' } },
+    { name: 'CloudFront-Viewer-Address: unbracketed IPv6 with its port', peer: '198.51.100.5', opts: { trust: false, clientIpHeader: { 'cloudfront-viewer-address': CF } }, headers: { 'cloudfront-viewer-address': '2001:db8:85a3::8a2e:370:7334:46532' }, want: { ip: '2001:db8:85a3::8a2e:370:7334' } },
+    { name: 'CloudFront-Viewer-Address without a port is malformed', peer: '198.51.100.5', opts: { trust: false, strict: true, clientIpHeader: { 'cloudfront-viewer-address': CF } }, headers: { 'cloudfront-viewer-address': '203.0.113.9' }, want: { ip: '198.51.100.5', error: 'FST_ERR_PROXY_FIX_MALFORMED_HEADER' } },
+    { name: 'an untied header gets the same formats', peer: '127.0.0.1', opts: { clientIpHeader: 'CloudFront-Viewer-Address' }, headers: { 'cloudfront-viewer-address': '[2001:db8::1]:443' }, want: { ip: '127.0.0.1' } },
+    { name: 'tied headers along a Forwarded chain', peer: '127.0.0.1', opts: { forwarded: true, clientIpHeader: { 'cf-connecting-ip': CF } }, headers: { forwarded: 'for=192.0.2.44, for=198.51.100.5', 'cf-connecting-ip': '192.0.2.45' }, want: { ip: '192.0.2.45' } },
+    { name: 'a malformed hop stops the walk before any edge', peer: '127.0.0.1', opts: { strict: true, clientIpHeader: { 'cf-connecting-ip': CF } }, headers: { 'x-forwarded-for': '198.51.100.5, proxy', 'cf-connecting-ip': '1.1.1.1' }, want: { ip: '127.0.0.1', error: 'FST_ERR_PROXY_FIX_MALFORMED_HEADER' } },
+    { name: 'unknown stops the walk', peer: '127.0.0.1', opts: { clientIpHeader: { 'cf-connecting-ip': CF } }, headers: { 'x-forwarded-for': '198.51.100.5, unknown', 'cf-connecting-ip': '1.1.1.1' }, want: { ip: '127.0.0.1' } },
+    { name: 'a trust function beside the edges', peer: '10.0.0.1', opts: { trust: (a: string) => a === '10.0.0.1', clientIpHeader: { 'cf-connecting-ip': CF } }, headers: { 'x-forwarded-for': '198.51.100.5', 'cf-connecting-ip': '192.0.2.9' }, want: { ip: '192.0.2.9' } },
+    { name: 'all trusted, no edge: the leftmost', peer: '127.0.0.1', opts: { trust: ['loopback', '10.0.0.0/8'], clientIpHeader: { 'cf-connecting-ip': CF } }, headers: { 'x-forwarded-for': '10.0.0.2' }, want: { ip: '10.0.0.2' } },
+    { name: 'a unix peer in trust walks on', unix: true, opts: { trust: 'unix', clientIpHeader: { 'cf-connecting-ip': CF } }, headers: { 'x-forwarded-for': '198.51.100.5', 'cf-connecting-ip': '192.0.2.1' }, want: { ip: '192.0.2.1' } }
+  ])
+  const many = Array.from({ length: 40 }, (_, i) => `10.0.0.${i + 1}`).join(', ')
+  const v = resolve('127.0.0.1', false, { 'x-forwarded-for': many }, compileOptions({ trust: ['loopback', '10.0.0.0/8'], strict: true, clientIpHeader: { 'cf-connecting-ip': CF } }, 'proxyFix'), undefined)
+  t.equal((v.error as Error & { code: string }).code, 'FST_ERR_PROXY_FIX_MALFORMED_HEADER', 'more than 32 entries, all trusted')
+  const off = compileRouteOptions(compileOptions({ trust: false, clientIpHeader: { 'cf-connecting-ip': CF } }, 'proxyFix'), false)
+  t.equal(resolve('198.51.100.5', false, { 'cf-connecting-ip': '1.1.1.1' }, off, undefined).ip, '198.51.100.5', 'config false turns the edges off')
 })

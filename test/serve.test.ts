@@ -11,6 +11,7 @@ import {
   type ClusterLike, type Io, type ServeConfig, type WorkerLike
 } from '../lib/serve'
 import { resolve } from '../lib/resolve'
+import { makePeer, type Peer } from '../lib/peer'
 import { compileOptions } from '../lib/options'
 
 type Json = Record<string, any>
@@ -217,15 +218,15 @@ test('errorLine: one line, the code when the message lacks it', async (t) => {
 
 test('hopsOf: the socket, then X-Forwarded-For from the right', async (t) => {
   const plan = compileOptions({ trust: 'loopback,unix' }, 'proxyFix')
-  const roles = (peer: string | undefined, xff?: string): string[] => {
+  const roles = (peer: string | undefined | Peer, xff?: string): string[] => {
     const headers = xff === undefined ? {} : { 'x-forwarded-for': xff }
     return hopsOf(resolve(peer, false, headers, plan, undefined), headers).map((h) => `${h.address}:${h.role}`)
   }
   t.strictSame(roles('127.0.0.1'), ['127.0.0.1:client'])
   t.strictSame(roles('127.0.0.1', '6.6.6.6, 203.0.113.9, 127.0.0.2'), ['127.0.0.1:trusted proxy', '127.0.0.2:trusted proxy', '203.0.113.9:client', '6.6.6.6:ignored'])
   t.strictSame(roles('203.0.113.1', '6.6.6.6'), ['203.0.113.1:client', '6.6.6.6:ignored'], 'an untrusted peer')
-  t.strictSame(roles(undefined), ['unix socket:client'])
-  t.strictSame(roles(undefined, '6.6.6.6,, 203.0.113.9'), ['unix socket:trusted proxy', '203.0.113.9:client', '6.6.6.6:ignored'])
+  t.strictSame(roles(makePeer(undefined, true)), ['unix socket:client'])
+  t.strictSame(roles(makePeer(undefined, true), '6.6.6.6,, 203.0.113.9'), ['unix socket:trusted proxy', '203.0.113.9:client', '6.6.6.6:ignored'])
   t.strictSame(roles('127.0.0.1', 'garbage'), ['127.0.0.1:client', 'garbage:ignored'], 'an invalid entry stops the walk')
   t.strictSame(hopsOf(resolve('127.0.0.1', false, {}, plan, undefined), { 'x-forwarded-for': ['1.1.1.1', '2.2.2.2'] }).length, 3)
 })

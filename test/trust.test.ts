@@ -169,9 +169,12 @@ test('compileFunction', async (t) => {
   const results: Array<[unknown, boolean]> = [
     [true, true],
     [false, false],
-    [1, false],
-    ['true', false],
-    [{}, false],
+    // truthy trusts, as in proxy-addr and Express
+    [1, true],
+    ['true', true],
+    [{}, true],
+    [0, false],
+    ['', false],
     [null, false],
     [undefined, false]
   ]
@@ -199,4 +202,11 @@ test('compileCount, TRUST_OFF and TRUST_ALL', async (t) => {
     t.equal(trust.test(ip('2001:db8::1'), 5), answer, kind + ' IPv6')
     t.equal(trust.test(null, 1), answer, kind + ' unix')
   }
+})
+
+test('private: loopback, link-local, unique-local and carrier-grade NAT', async (t) => {
+  const trust = compileList('private')
+  for (const a of ['127.0.0.1', '::1', '169.254.1.1', 'fe80::1', '10.1.1.1', '172.16.0.1', '192.168.1.1', 'fd00::1', '100.64.0.1', '100.127.255.255']) t.ok(trust.test(ip(a), 0), a)
+  for (const a of ['100.63.255.255', '100.128.0.0', '8.8.8.8', '2001:db8::1']) t.notOk(trust.test(ip(a), 0), a)
+  t.notOk(trust.test(null, 0), 'not unix')
 })

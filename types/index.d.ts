@@ -23,34 +23,52 @@ declare namespace fastifyProxyFix {
   /** A forwarded field: client address, scheme, host, port or path prefix. */
   export type Field = 'for' | 'proto' | 'host' | 'port' | 'prefix'
 
-  /** Named address ranges, and `unix` for peers on a Unix-domain socket. */
-  export type NamedRange = 'loopback' | 'linklocal' | 'uniquelocal' | 'unix'
+  /**
+   * Named address ranges, and `unix` for peers on a Unix-domain socket. `private` is loopback,
+   * linklocal, uniquelocal and carrier-grade NAT (100.64.0.0/10).
+   */
+  export type NamedRange = 'loopback' | 'linklocal' | 'uniquelocal' | 'private' | 'unix'
 
   /**
    * Decides whether one hop is a trusted proxy. `address` is the canonical IP (or `'unix'`);
    * `hopIndex` is 0 for the socket peer, 1 for the nearest X-Forwarded-For entry, and so on.
+   * A truthy return trusts the hop (as in proxy-addr and Express, whose compiled functions fit);
+   * a throw does not. Addresses are parsed strictly before the function is asked.
    */
-  export type TrustFunction = (address: string, hopIndex: number) => boolean
+  export type TrustFunction = (address: string, hopIndex: number) => unknown
 
   /**
    * Who counts as a proxy:
    * - addresses: IPs, CIDRs, IP/netmask, named ranges, as an array or a comma-separated string;
-   * - a number N: exactly N proxies stand in front (Werkzeug); the peer is not checked;
-   * - a function; `true` (everyone, warned at startup); `false` (nothing is changed).
+   * - a number N: exactly N proxies stand in front (Werkzeug), believed only from a peer in `peers`;
+   * - a function; `true` (everyone, warned at startup); `false`, `[]` or `''` (nothing is trusted).
    */
   export type Trust = boolean | number | string | readonly (NamedRange | (string & {}))[] | TrustFunction
 
   export interface SharedOptions {
     /** Who counts as a proxy. @default 'loopback' */
     trust?: Trust
+    /**
+     * With a numeric `trust` only: who may connect and have its count believed. A request from
+     * any other peer is not corrected at all (GHSA-3m5p-2c4r-xxw2). `true` counts from any peer
+     * (warned at startup). Ignored by the other trust forms.
+     * @default ['loopback', 'linklocal', 'uniquelocal', 'unix']
+     */
+    peers?: true | string | readonly (NamedRange | (string & {}))[] | TrustFunction
     /** Per-field hop counts, with a numeric `trust` only (Werkzeug's x_for, x_proto ...). 0 turns a field off. */
     hops?: Partial<Record<Field, number>>
     /** Fields honoured with address or function trust. @default ['for', 'proto', 'host', 'port', 'prefix'] */
     fields?: readonly Field[]
     /** Read the RFC 7239 `Forwarded` header instead of X-Forwarded-*. @default false */
     forwarded?: boolean
-    /** A single-IP header set by the nearest trusted proxy, such as `'x-real-ip'` or `'cf-connecting-ip'`. */
-    clientIpHeader?: string
+    /**
+     * A single-IP header set by the nearest trusted proxy, such as `'x-real-ip'`; or headers tied
+     * to the edges allowed to send them, `{ 'cf-connecting-ip': ['173.245.48.0/20', ...] }`: each
+     * is believed only from a hop inside its edge's ranges, reached through trusted hops.
+     */
+    clientIpHeader?: string | Readonly<Record<string, string | readonly (NamedRange | (string & {}))[]>>
+    /** Log misconfiguration warnings (each once per process, kind and peer). @default true */
+    warnings?: boolean
     /** Host names allowed after rewriting: exact names, or `'.example.com'` for it and its subdomains. Others get a 400. */
     allowedHosts?: string | readonly string[]
     /** Answer 400 to a malformed forwarded value from a trusted peer, instead of ignoring it. @default false */
@@ -76,7 +94,7 @@ declare namespace fastifyProxyFix {
   }
 
   export interface ProxyInfo {
-    /** Client address; the socket peer when nothing trusted says otherwise (undefined on a Unix socket). */
+    /** Client address; the peer when nothing trusted says otherwise (undefined on a Unix socket, or for a peer whose address Node could not report). */
     readonly ip: string | undefined
     /** The chain from the socket outwards: the socket peer first, the client last. */
     readonly ips: string[]
@@ -90,7 +108,10 @@ declare namespace fastifyProxyFix {
     readonly trusted: boolean
     /** Why the request is answered 400 (strict or allowedHosts), or null. */
     readonly error: Error | null
+    /** The socket's own view; `original.ip` is the TCP peer, also behind the PROXY protocol. */
     readonly original: OriginalView
+    /** The connection's PROXY protocol header, when a PROXY protocol listener read one; else null. */
+    readonly proxyProtocol: ProxyProtocolInfo | null
     /** Absolute external URL of `path`, honouring the forwarded scheme, host, port and prefix. */
     url (path?: string): string
   }
@@ -116,8 +137,8 @@ declare namespace fastifyProxyFix {
 
   /** An address and port from a PROXY protocol header, the address in canonical text (IPv6 as RFC 5952). */
   export interface ProxyProtocolEndpoint {
-    address: string
-    port: number
+    readonly address: string
+    readonly port: number
   }
 
   /** The PP2_TYPE_SSL TLV. */
@@ -151,19 +172,22 @@ declare namespace fastifyProxyFix {
 
   export type ProxyProtocolFamily = 'TCP4' | 'TCP6' | 'UDP4' | 'UDP6' | 'UNIX' | 'UNIX_DGRAM' | 'UNKNOWN'
 
-  /** What a PROXY protocol header said, on the socket under `kProxyProtocol`. */
+  /**
+   * What a PROXY protocol listener read for this connection: on the socket under `kProxyProtocol`,
+   * and as `request.proxy.proxyProtocol`.
+   */
   export interface ProxyProtocolInfo {
-    version: 1 | 2
-    command: 'PROXY' | 'LOCAL'
-    family: ProxyProtocolFamily
-    /** The client; null for LOCAL, UNKNOWN/UNSPEC and UNIX (the socket's own address stands). */
-    source: ProxyProtocolEndpoint | null
-    destination: ProxyProtocolEndpoint | null
+    readonly version: 1 | 2
+    readonly command: 'PROXY' | 'LOCAL'
+    readonly family: ProxyProtocolFamily
+    /** The client, the peer proxyFix starts from; null for LOCAL, UNKNOWN/UNSPEC and UNIX (the socket's own address stands). */
+    readonly source: ProxyProtocolEndpoint | null
+    readonly destination: ProxyProtocolEndpoint | null
     /** The paths of a v2 UNIX header. */
-    unix?: { source: string, destination: string }
-    tlvs: ProxyProtocolTlvs
+    readonly unix?: { readonly source: string, readonly destination: string }
+    readonly tlvs: ProxyProtocolTlvs
     /** The real TCP peer (the balancer); null address and port on a Unix-domain socket. */
-    peer: { address: string | null, port: number | null }
+    readonly peer: { readonly address: string | null, readonly port: number | null }
   }
 
   /** A pino-style logger (Fastify's `app.log` fits). */

@@ -1,6 +1,7 @@
-// Puts a PROXY protocol reader in front of a Node server (http, https, http2): the server's own
-// 'connection' listeners run only once the header is read, with the bytes after it unshifted
-// onto the socket, so the HTTP (or TLS) layer sees the stream exactly as sent after the header.
+// Puts a PROXY protocol reader in front of a Node server (http, https, http2): the server's
+// 'connection' event is emitted only once the header is read, with the bytes after it unshifted
+// onto the socket, so the HTTP (or TLS) layer, and every other 'connection' listener, added
+// before or after (proxyFix's peer capture among them), sees the stream as sent after the header.
 import type net from 'node:net'
 import tls from 'node:tls'
 import { parseIp } from '../ip'
@@ -28,7 +29,6 @@ export interface ListenerConfig {
   quietMs?: number
 }
 
-type Listener = (socket: net.Socket) => void
 type Tagged = net.Socket & { [kProxyProtocol]?: ProxyProtocolInfo }
 
 function preview (buf: Buffer): string {
@@ -45,13 +45,22 @@ function peerText (peer: Peer): string {
 
 /** Installs the reader on `server` (whose 'connection' listeners are already in place). Returns it. */
 export function attach<S extends net.Server> (server: S, cfg: ListenerConfig): S {
-  const downstream = server.listeners('connection') as Listener[]
-  server.removeAllListeners('connection')
+  const base = server as net.Server
+  const emit = base.emit
+  // net.Server emits 'connection' from its accept callback: held back here until the header
+  // is read. Every other event goes straight through.
+  base.emit = function (this: net.Server, event: string | symbol): boolean {
+    if (event === 'connection') {
+      onConnection(arguments[1] as Tagged)
+      return true
+    }
+    return emit.apply(this, arguments as unknown as Parameters<typeof emit>)
+  }
+  const deliver = (socket: net.Socket): boolean => (emit as (event: string, socket: net.Socket) => boolean).call(server, 'connection', socket)
   const pending = new Set<net.Socket>()
   let quietUntil = 0
   let suppressed = 0
 
-  const base = server as net.Server
   const close = base.close
   // A socket still waiting for its header is not the HTTP server's yet: close() ends it here.
   base.close = function (this: net.Server, callback?: (err?: Error) => void) {
@@ -74,11 +83,11 @@ export function attach<S extends net.Server> (server: S, cfg: ListenerConfig): S
     // themselves, and a resumed socket would hand those bytes to no one.
     socket.pause()
     if (rest !== null && rest.length > 0) socket.unshift(rest)
-    for (const listener of downstream) listener.call(server, socket)
+    deliver(socket)
     if (socket.listenerCount('data') > 0) socket.resume()
   }
 
-  server.on('connection', (socket: Tagged) => {
+  function onConnection (socket: Tagged): void {
     let peer: Peer
     const where = server.address()
     if (typeof where === 'string') {
@@ -88,7 +97,10 @@ export function attach<S extends net.Server> (server: S, cfg: ListenerConfig): S
       const remote = socket.remoteAddress
       const ip = remote === undefined ? null : parseIp(remote)
       // no address: the client is already gone (remoteAddress reads undefined once it has closed)
-      if (ip === null) return socket.destroy()
+      if (ip === null) {
+        socket.destroy()
+        return
+      }
       peer = { address: ip.text, port: socket.remotePort as number }
       if (!cfg.from.test(ip, 0)) return refuse(socket, peer)
     }
@@ -147,12 +159,12 @@ export function attach<S extends net.Server> (server: S, cfg: ListenerConfig): S
     socket.on('end', onEnd)
     socket.on('error', onError)
     socket.on('close', done)
-  })
+  }
 
   function refuse (socket: net.Socket, peer: Peer): void {
     if (!cfg.required) {
       // never parsed: whatever it sends goes to HTTP, where a PROXY line is not a request
-      for (const listener of downstream) listener.call(server, socket)
+      deliver(socket)
       return
     }
     socket.destroy()

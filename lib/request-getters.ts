@@ -1,7 +1,10 @@
 import type { FastifyInstance, FastifyRequest, FastifyReply, HookHandlerDoneFunction, RouteOptions } from 'fastify'
-import { FST_ERR_PROXY_FIX_TRUST_PROXY_CONFLICT } from './errors'
+import { FST_ERR_PROXY_FIX_DUPLICATE_HOST, FST_ERR_PROXY_FIX_TRUST_PROXY_CONFLICT } from './errors'
+import { hostLines } from './field-values'
 import { compileRouteOptions, type Plan } from './options'
+import { peerOf, watchServer } from './peer'
 import { resolve, type ProxyView } from './resolve'
+import { warnOnce } from './warnings'
 
 type Slots = Record<symbol, unknown>
 
@@ -28,9 +31,16 @@ export function viewOf (request: FastifyRequest): ProxyView {
     rewrite = (config[kRoutePlan.hostRewrite] as Plan | undefined) ?? rewrite
   }
   const raw = request.raw
-  const socket = raw.socket as { remoteAddress?: string, encrypted?: boolean } | null
-  const view = resolve(socket?.remoteAddress, socket?.encrypted === true, raw.headers, fix, rewrite, socket)
+  const socket = raw.socket as { encrypted?: boolean } | null
+  const view = resolve(peerOf(socket), socket?.encrypted === true, raw.headers, fix, rewrite)
+  // RFC 9112 §3.2: a request with more than one Host line gets a 400. Node keeps the first, which
+  // would pass allowedHosts while a proxy in front may have routed on the other. Counted only
+  // where a plan answers 400 anyway.
+  if (((fix?.guard ?? false) || (rewrite?.guard ?? false)) && view.error === null && hostLines(raw.rawHeaders) > 1) {
+    view.error = new FST_ERR_PROXY_FIX_DUPLICATE_HOST()
+  }
   slots[kView] = view
+  if (view.notices !== 0) warnOnce(request.log, view.notices, view.ips[0] ?? 'unix', fix as Plan)
   return view
 }
 
@@ -59,6 +69,7 @@ function install (fastify: FastifyInstance): void {
   }
   for (const name of Object.keys(getters)) if (name !== 'ip') fastify.decorateRequest(name, { getter: getters[name] })
   fastify.decorateRequest(kView as unknown as string, null)
+  watchServer(fastify.server)
 }
 
 /**
@@ -94,6 +105,7 @@ export function planHeaders (request: FastifyRequest): string[] {
   const fix = server[kPlan.proxyFix] as Plan | undefined
   const rewrite = server[kPlan.hostRewrite] as Plan | undefined
   if (fix?.clientIpHeader) names.push(fix.clientIpHeader)
+  if (fix?.edgeHeaders) for (const e of fix.edgeHeaders) names.push(e.name)
   if (rewrite?.header) names.push(rewrite.header)
   return names
 }

@@ -74,6 +74,7 @@ export function withPort (hostname: string, port: number): HostParts {
 
 /** http, https, ws or wss in any case. WebSocket schemes map to their HTTP twins. */
 export function parseProto (value: string): 'http' | 'https' | null {
+  if (value.length > 5) return null
   switch (value.toLowerCase()) {
     case 'http':
     case 'ws':
@@ -126,4 +127,14 @@ export function parsePrefix (value: string): string | null {
     if (seg === '' || seg === '.' || seg === '..') return null
   }
   return out
+}
+
+/** How many Host lines a request carried, from Node's rawHeaders (name, value, name, value ...). */
+export function hostLines (rawHeaders: string[]): number {
+  let n = 0
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]
+    if (name.length === 4 && name.toLowerCase() === 'host') n++
+  }
+  return n
 }
