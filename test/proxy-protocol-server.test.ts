@@ -358,6 +358,7 @@ test('withProxyProtocol() puts the reader in front of a server made elsewhere', 
   t.match(written, [/no PROXY protocol header/])
   t.throws(() => withProxyProtocol(http.createServer(), { https: true } as any), { code: 'FST_ERR_PROXY_FIX_INVALID_OPTION', message: /"https": true is not an option of withProxyProtocol/ })
   t.throws(() => withProxyProtocol(http.createServer(), { http2: false } as any), { message: /"http2": false is not an option of withProxyProtocol/ })
+  t.throws(() => withProxyProtocol(server), { message: 'a PROXY protocol reader is already attached to this server' }, 'one reader per server')
 })
 
 test('bad options fail at creation with FST_ERR_PROXY_FIX_INVALID_OPTION naming the option and value', async (t) => {

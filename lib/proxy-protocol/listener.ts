@@ -43,9 +43,14 @@ function peerText (peer: Peer): string {
   return peer.address.includes(':') ? `[${peer.address}]:${peer.port}` : `${peer.address}:${peer.port}`
 }
 
-/** Installs the reader on `server` (whose 'connection' listeners are already in place). Returns it. */
+const kAttached = Symbol('fastify-proxy-fix.proxyProtocolReader')
+
+/** Installs the reader on `server` (before it listens). Returns it. */
 export function attach<S extends net.Server> (server: S, cfg: ListenerConfig): S {
-  const base = server as net.Server
+  const base = server as net.Server & { [kAttached]?: true }
+  // a second reader would read a second header: the client's first bytes
+  if (base[kAttached] === true) throw new TypeError('a PROXY protocol reader is already attached to this server')
+  base[kAttached] = true
   const emit = base.emit
   // net.Server emits 'connection' from its accept callback: held back here until the header
   // is read. Every other event goes straight through.
