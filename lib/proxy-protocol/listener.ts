@@ -5,11 +5,12 @@
 import type net from 'node:net'
 import tls from 'node:tls'
 import { parseIp } from '../ip'
+import { kProxyProtocol } from '../peer'
 import type { Trust } from '../trust'
 import { parseHeader, type Accept, type ProxyHeader } from './parse'
 
-/** The key of the parsed header on the socket (and on the TLSSocket over it). */
-export const kProxyProtocol = Symbol.for('fastify-proxy-fix.proxyProtocol')
+/** The key of the parsed header on the socket (and on the TLSSocket over it): one symbol, lib/peer.ts's. */
+export { kProxyProtocol }
 
 export interface Peer { address: string | null, port: number | null }
 
