@@ -1,5 +1,12 @@
 #!/usr/bin/env node
-import { main, processIo } from './serve'
+import { lineWriter, main, realCluster } from './server/index'
 
-// Everything lives in serve.ts; this entry only hands over the process.
-main(process.argv.slice(2), processIo()).then((code) => { process.exitCode = code })
+// The entry only hands over the process; the exit is explicit, so no handle of the app keeps it alive.
+main(process.argv.slice(2), {
+  stdout: lineWriter(process.stdout),
+  stderr: lineWriter(process.stderr),
+  cwd: process.cwd(),
+  env: process.env,
+  signals: process,
+  cluster: realCluster
+}).then((code) => process.exit(code))

@@ -2,6 +2,8 @@ import { proxyFix } from './proxy-fix'
 import { hostRewrite } from './host-rewrite'
 import { mountApp } from './mount-app'
 import { optionsSchema } from './options'
+import { serve } from './server/index'
+import { whoami } from './server/whoami'
 import { proxyProtocolServer, withProxyProtocol } from './proxy-protocol/server'
 import { kProxyProtocol } from './proxy-protocol/listener'
 
@@ -13,6 +15,8 @@ module.exports.proxyFix = proxyFix
 module.exports.hostRewrite = hostRewrite
 module.exports.mountApp = mountApp
 module.exports.optionsSchema = optionsSchema
+module.exports.serve = serve
+module.exports.whoami = whoami
 module.exports.proxyProtocolServer = proxyProtocolServer
 module.exports.withProxyProtocol = withProxyProtocol
 module.exports.kProxyProtocol = kProxyProtocol

@@ -1,11 +1,18 @@
-import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, HTTPMethods } from 'fastify'
-import { IncomingMessage, ServerResponse } from 'node:http'
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
+import { STATUS_CODES, ServerResponse, type IncomingMessage } from 'node:http'
 import fp from 'fastify-plugin'
 import { FST_ERR_PROXY_FIX_UPGRADE_REFUSED, invalidOption, show } from './errors'
-import { isExpressApp, jsonBody, sendDirect, type ExpressResponse } from './express-send'
+import { isExpressApp, type ExpressResponse } from './express-send'
+import { json, pinMethods, send } from './express-response'
+import { rewriteHeaders, setHeaders } from './mount-headers'
+import { checkPrefix, remainder, routerFlags } from './mount-path'
+import { addMethods, claimRoutes, yieldTo } from './mount-routes'
+import { appMatching, buildShadow, shadowed, type Shadow } from './mount-shadow'
+import { appTrustPlan, correctedOf, hostIsHostname, setCorrected, type Source } from './mount-values'
 import { compileOptions, type Plan } from './options'
-import { hostnameOf } from './field-values'
-import { attach, kView, planHeaders, viewOf } from './request-getters'
+import { attach, planHeaders } from './request-getters'
+
+export { checkPrefix, remainder } from './mount-path'
 
 /** Connect's `next`: no argument (or 'route' / 'router') falls through; anything else is an error. */
 export type MountNext = (err?: unknown) => void
@@ -16,16 +23,6 @@ export type MountNext = (err?: unknown) => void
  */
 export type MountHandler = { bivariant (req: IncomingMessage, res: ServerResponse, next: MountNext): unknown }['bivariant']
 export type MountableApp = MountHandler | { handle: MountHandler }
-
-/** The corrected values the mounted app reads, in Express's shapes. */
-interface Corrected {
-  ip: string | undefined
-  /** Express order: client first, closest proxy last, socket left out. */
-  ips: string[]
-  protocol: 'http' | 'https'
-  host: string
-  hostname: string
-}
 
 interface Mount {
   handle: MountHandler
@@ -39,33 +36,19 @@ interface Mount {
   /** The plans' own header names (clientIpHeader, hostRewrite's header), found on first use: the
    * mount's routes share one scope, and plans can not change once the server is ready. */
   extra: string[] | null
-  /** Whether Fastify's getters are needed for its values (see fastifyDerives); found on first use. */
-  getters: boolean | null
+  /** Express 4: its `req.host` is the hostname. */
+  hostIsHostname: boolean
+  /** Where the corrected values come from (mount-values.ts). */
+  source: Source
+  /** Fastify's routes that the app would match where Fastify does not (mount-shadow.ts), set when the server is ready. */
+  shadow: Shadow | null
 }
 
 type Raw = IncomingMessage & Record<string | symbol, unknown>
 
-const STRIPPED = ['forwarded', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'x-forwarded-prefix']
-const STRIP = new Set(STRIPPED)
-const SEGMENT = /^[A-Za-z0-9\-._~!$&'+,@]+$/
 const WEBSOCKET = /(?:^|[\s,])websocket(?:$|[\s,])/i
 /** Besides origin-form paths, the only request targets the router reads as a path. */
 const ABSOLUTE = /^https?:\/\//i
-
-/**
- * Own data properties on the raw request. Express installs its request object as the prototype
- * of the raw request, so own properties win over Express's getters whatever `trust proxy` says,
- * in Express 4 and 5 and in sub-apps alike. Express derives `secure` and `subdomains` (and
- * Express 4's `host`) from these. Express 5's `host` is left to Express: it reads X-Forwarded-Host
- * or Host, and both carry the corrected host (see rewriteHeaders). Plain assignments keep the raw
- * request cheap (Object.defineProperty would cost about 2.5 µs a request).
- */
-function setCorrected (req: Raw, c: Corrected): void {
-  req.ip = c.ip
-  req.ips = c.ips
-  req.protocol = c.protocol
-  req.hostname = c.hostname
-}
 
 function checkApp (app: unknown): MountHandler {
   if (typeof app === 'function') {
@@ -79,172 +62,24 @@ function checkApp (app: unknown): MountHandler {
   return invalidOption('app', app, 'must be an Express or Connect app, a (req, res, next) function, or an object with a handle method')
 }
 
-/** A literal path: '/', or '/' + segments of unreserved characters, no dot segments or patterns. */
-export function checkPrefix (prefix: unknown): string {
-  if (prefix === undefined) return '/'
-  if (typeof prefix !== 'string' || prefix.charCodeAt(0) !== 47) invalidOption('prefix', prefix, 'must be a path starting with "/"')
-  if (prefix === '/') return prefix
-  if (prefix.endsWith('/')) invalidOption('prefix', prefix, 'must not end with "/" (the mount matches "/prefix" and "/prefix/...")')
-  for (const segment of prefix.slice(1).split('/')) {
-    if (segment === '') invalidOption('prefix', prefix, 'must not contain an empty segment ("//")')
-    if (segment === '.' || segment === '..') invalidOption('prefix', prefix, 'must not contain "." or ".." segments')
-    if (!SEGMENT.test(segment)) {
-      invalidOption('prefix', prefix, 'must be a literal path: letters, digits and - . _ ~ ! $ & \' + , @ only (no %, *, :, ;, ? or patterns)')
-    }
-  }
-  return prefix
-}
-
-function routerFlags (fastify: FastifyInstance): { semicolon: boolean, collapse: boolean } {
-  // Fastify gives routerOptions precedence over the deprecated top-level options.
-  const config = fastify.initialConfig as Record<string, unknown>
-  const router = (config.routerOptions ?? {}) as Record<string, unknown>
-  return {
-    semicolon: (router.useSemicolonDelimiter ?? config.useSemicolonDelimiter) === true,
-    collapse: (router.ignoreDuplicateSlashes ?? config.ignoreDuplicateSlashes) === true
-  }
-}
-
 /**
- * The URL the app sees: the path after the mount's segments, cut where the router cut it (at '?',
- * '#', and ';' with useSemicolonDelimiter, the rest becoming the query), duplicate slashes
- * collapsed when the router collapses them, nothing decoded.
+ * The error Fastify's error handler gets for `next(err)`: the app's own, with its status
+ * (`status` or `statusCode`), unless its message is not for the client. As http-errors marks it
+ * (`expose`, false by default from 500 up), such an error is handed on as one whose message is
+ * the status text, with the app's error as its `cause` (logged, never sent).
  */
-export function remainder (url: string, segments: number, semicolon: boolean, collapse: boolean): string {
-  if (url.charCodeAt(0) !== 47) url = originForm(url)
-  let end = -1
-  for (let i = 1; i < url.length; i++) {
-    const c = url.charCodeAt(i)
-    if (c === 63 || c === 35 || (c === 59 && semicolon)) {
-      end = i
-      break
-    }
-  }
-  let path = end === -1 ? url : url.slice(0, end)
-  const search = end === -1 ? '' : '?' + url.slice(end + 1)
-  if (collapse) path = path.replace(/\/\/+/g, '/')
-  let at = 0
-  for (let i = 0; i < segments && at !== -1; i++) at = path.indexOf('/', at + 1)
-  return (at === -1 ? '/' : path.slice(at)) + search
-}
-
-/** An absolute-form request target (`http://host/path?q`), which the router accepts too. */
-function originForm (url: string): string {
-  const authority = url.indexOf('://') + 3
-  const slash = url.indexOf('/', authority)
-  const query = url.indexOf('?', authority)
-  if (slash === -1 || (query !== -1 && query < slash)) return '/' + (query === -1 ? '' : url.slice(query))
-  return url.slice(slash)
-}
-
-function correctedOf (request: FastifyRequest, mount: Mount): Corrected {
-  if ((request as unknown as Record<symbol, unknown>)[kView] !== undefined) {
-    const view = viewOf(request)
-    return { ip: view.ip, ips: view.ips.slice(1).reverse(), protocol: view.protocol, host: view.host, hostname: view.hostname }
-  }
-  // No proxyFix in this scope and no options on the mount: Fastify's own values.
-  mount.getters ??= fastifyDerives(request)
-  if (mount.getters) {
-    const ips = request.ips
-    return {
-      ip: request.ip,
-      ips: Array.isArray(ips) ? ips.slice(1).reverse() : [],
-      protocol: request.protocol as 'http' | 'https',
-      host: request.host,
-      hostname: request.hostname
-    }
-  }
-  // Without trustProxy or a plugin's getters, Fastify's values are the socket's and the Host
-  // header's; reading them here skips five getter calls on every request.
-  const raw = request.raw
-  const host = raw.headers.host ?? (raw.headers[':authority'] as string | undefined) ?? ''
-  return {
-    ip: raw.socket.remoteAddress,
-    ips: [],
-    protocol: socketProtocol(raw),
-    host,
-    hostname: hostnameOf(host)
-  }
-}
-
-/**
- * Whether Fastify's request getters say more than the socket: with trustProxy (or a plugin's
- * trust), Fastify defines `ips`, which it otherwise leaves out.
- */
-function fastifyDerives (request: FastifyRequest): boolean {
-  return request.server.hasRequestDecorator('ips')
-}
-
-/**
- * The headers the app sees: forwarded headers are never passed on as sent. Host carries the
- * corrected host, and X-Forwarded-For / -Proto / -Host are written back with the corrected values
- * only when they differ from what the socket alone says (that is, a trusted proxy supplied them).
- * With nothing to strip or write (a direct client), the headers are passed on as they are.
- */
-function rewriteHeaders (raw: IncomingMessage, c: Corrected, extra: string[]): IncomingMessage['headers'] {
-  const source = raw.headers
-  const proto = c.protocol !== socketProtocol(raw)
-  const host = c.host !== (source.host ?? '')
-  if (!proto && !host && c.ips.length === 0 && !carries(source, extra)) return source
-  const headers: IncomingMessage['headers'] = {}
-  for (const name in source) {
-    if (!STRIP.has(name) && !extra.includes(name)) headers[name] = source[name]
-  }
-  if (c.host !== '') headers.host = c.host
-  if (c.ips.length > 0) headers['x-forwarded-for'] = c.ips.join(', ')
-  if (proto) headers['x-forwarded-proto'] = c.protocol
-  if (host) headers['x-forwarded-host'] = c.host
-  return headers
-}
-
-function socketProtocol (raw: IncomingMessage): 'http' | 'https' {
-  return (raw.socket as { encrypted?: boolean }).encrypted === true ? 'https' : 'http'
-}
-
-function carries (headers: IncomingMessage['headers'], extra: string[]): boolean {
-  for (let i = 0; i < STRIPPED.length; i++) if (headers[STRIPPED[i]] !== undefined) return true
-  for (const name of extra) if (headers[name] !== undefined) return true
-  return false
-}
-
-function setHeaders (req: Raw, headers: IncomingMessage['headers']): void {
-  if (req instanceof IncomingMessage) req.headers = headers
-  // Http2ServerRequest's headers has a getter only.
-  else Object.defineProperty(req, 'headers', { value: headers, writable: true, configurable: true, enumerable: true })
-}
-
-/** res.send on a mounted Express app's response (Express has set `res.req`). */
-function send (this: ExpressResponse, ...args: unknown[]): unknown {
-  if (args.length === 1 && sendDirect(this.req, this, args[0])) return this
-  return (Object.getPrototypeOf(this) as ExpressResponse).send.apply(this, args)
-}
-
-/** res.json on a mounted Express app's response. */
-function json (this: ExpressResponse, ...args: unknown[]): unknown {
-  const body = args.length === 1 ? jsonBody(this, args[0]) : false
-  if (body === false) return (Object.getPrototypeOf(this) as ExpressResponse).json.apply(this, args)
-  return this.send(body)
+function appError (err: unknown): Error {
+  if (!(err instanceof Error)) err = new Error(`The mounted app failed with ${show(err)}`)
+  const e = err as Error & { status?: unknown, statusCode?: unknown, expose?: unknown }
+  const given = e.status ?? e.statusCode
+  const status = typeof given === 'number' && given >= 400 && given <= 599 ? given : 500
+  if (e.expose === true || (e.expose === undefined && status < 500)) return e
+  return Object.assign(new Error(STATUS_CODES[status] ?? 'Internal Server Error', { cause: e }), { statusCode: status })
 }
 
 /** A throw or a rejection is an error even when its reason is empty. */
 function failure (err: unknown): unknown {
   return err ?? new Error('The mounted app failed without a reason')
-}
-
-/**
- * Express replaces the response's prototype with one built on http.ServerResponse. When the
- * response is a subclass (light-my-request's inject, a server's custom ServerResponse class), the
- * subclass's methods would be lost, so they are pinned as own properties first.
- */
-function pinMethods (res: ServerResponse, proto: object): void {
-  for (let p = proto; p !== ServerResponse.prototype; p = Object.getPrototypeOf(p)) {
-    for (const name of Object.getOwnPropertyNames(p)) {
-      const d = Object.getOwnPropertyDescriptor(p, name) as PropertyDescriptor
-      if (name !== 'constructor' && typeof d.value === 'function' && !Object.hasOwn(res, name)) {
-        Object.defineProperty(res, name, { value: d.value, writable: true, configurable: true })
-      }
-    }
-  }
 }
 
 function run (mount: Mount, request: FastifyRequest, reply: FastifyReply): void {
@@ -257,12 +92,18 @@ function run (mount: Mount, request: FastifyRequest, reply: FastifyReply): void 
     reply.callNotFound()
     return
   }
+  // A request Fastify would give to one of its own routes if it matched paths as the app does
+  // (`/SECRET`, `/secret/` beside a guarded `/secret`) gets Fastify's 404, never the app.
+  if (mount.shadow !== null && shadowed(mount.shadow, req.method as string, target)) {
+    reply.callNotFound()
+    return
+  }
   if (req.headers.upgrade !== undefined && WEBSOCKET.test(req.headers.upgrade)) {
     reply.header('connection', 'close').send(new FST_ERR_PROXY_FIX_UPGRADE_REFUSED())
     return
   }
   // The view is computed (and cached) from the headers as sent, before they are rewritten.
-  const values = correctedOf(request, mount)
+  const values = correctedOf(request, mount.source)
   const url = req.url as string
   const headers = req.headers
   const reqProto = Object.getPrototypeOf(req)
@@ -272,11 +113,15 @@ function run (mount: Mount, request: FastifyRequest, reply: FastifyReply): void 
   const status = res.statusCode
   const preset = res.getHeaderNames()
 
-  setCorrected(req, values)
+  setCorrected(req, values, mount.hostIsHostname)
   const rewritten = rewriteHeaders(req, values, mount.extra ??= planHeaders(request))
   if (rewritten !== headers) setHeaders(req, rewritten)
   req.originalUrl = url
   req.baseUrl = mount.base
+  // As @fastify/express and @fastify/middie provide them.
+  req.id = request.id
+  req.log = request.log
+  ;(res as ServerResponse & { log?: unknown }).log = request.log
   req.url = remainder(url, mount.segments, mount.semicolon, mount.collapse)
   const set = reply.getHeaders()
   for (const name in set) res.setHeader(name, set[name] as string | number | string[])
@@ -323,7 +168,7 @@ function run (mount: Mount, request: FastifyRequest, reply: FastifyReply): void 
     if (!failed) {
       reply.callNotFound()
     } else {
-      reply.send(err instanceof Error ? err : new Error(`The mounted app failed with ${show(err)}`))
+      reply.send(appError(err))
     }
   }
 
@@ -342,12 +187,18 @@ function passThrough (_request: FastifyRequest, _payload: unknown, done: (err: E
 
 const plugin: FastifyPluginAsync<Record<string, unknown>> = async (fastify, opts) => {
   compileOptions(opts, 'mountApp')
-  const handle = checkApp(opts.app)
-  const express = isExpressApp(opts.app)
+  const app = opts.app
+  const handle = checkApp(app)
+  const express = isExpressApp(app)
   const prefix = checkPrefix(opts.prefix)
   const { app: _app, prefix: _prefix, ...shared } = opts
   const own: Plan | null = Object.keys(shared).length > 0 ? compileOptions(shared, 'proxyFix') : null
   const flags = routerFlags(fastify)
+  const mount: Mount = { handle, express, hostIsHostname: hostIsHostname(app, express), base: '', segments: 0, semicolon: flags.semicolon, collapse: flags.collapse, extra: null, source: { getters: null, appPlan: null }, shadow: null }
+  const handler = function (request: FastifyRequest, reply: FastifyReply): void { run(mount, request, reply) }
+  const claimed = new Map<string, Set<string>>()
+  addMethods(fastify)
+  yieldTo(fastify, claimed, handler)
 
   fastify.register(function mountScope (scope, _opts, next) {
     if (own !== null) {
@@ -356,13 +207,15 @@ const plugin: FastifyPluginAsync<Record<string, unknown>> = async (fastify, opts
     }
     scope.removeAllContentTypeParsers()
     scope.addContentTypeParser('*', passThrough)
-    const base = scope.prefix
-    const mount: Mount = { handle, express, base, segments: base === '' ? 0 : base.split('/').length - 1, ...flags, extra: null, getters: null }
-    const handler = function (request: FastifyRequest, reply: FastifyReply): void { run(mount, request, reply) }
-    const method = scope.supportedMethods as HTTPMethods[]
-    // The router does the matching, so a guard on this scope sees exactly what the app gets.
-    if (base !== '') scope.route({ method, url: '/', prefixTrailingSlash: 'no-slash', exposeHeadRoute: false, handler })
-    scope.route({ method, url: '/*', exposeHeadRoute: false, handler })
+    mount.base = scope.prefix
+    mount.segments = mount.base === '' ? 0 : mount.base.split('/').length - 1
+    claimRoutes(scope, handler, claimed)
+    scope.addHook('onReady', function (done) {
+      // Every route and plugin of the server is known now, and none can be added.
+      mount.shadow = buildShadow(scope.printRoutes(), mount.base, claimed, flags, appMatching(app))
+      mount.source.appPlan = appTrustPlan(scope, app, express, own, scope.log)
+      done()
+    })
     next()
   }, { prefix: prefix === '/' ? '' : prefix })
 }

@@ -1,7 +1,8 @@
 import { FST_ERR_PROXY_FIX_TRUST_ALL_REFUSED, invalidOption } from './errors'
 import { MAX_ENTRIES } from './list'
 import { parseHost } from './field-values'
-import { compileCount, compileFunction, compileList, TRUST_ALL, TRUST_OFF, type Trust, type TrustError } from './trust'
+import { loadRangesFile } from './ranges-file'
+import { BUILTIN_PRESETS, compileCount, compileFunction, compileList, TRUST_ALL, TRUST_OFF, type Presets, type Trust, type TrustError } from './trust'
 
 export const FIELDS = ['for', 'proto', 'host', 'port', 'prefix'] as const
 export type Field = typeof FIELDS[number]
@@ -29,6 +30,11 @@ export const optionsSchema = {
       description: "Who counts as a proxy: addresses, CIDRs, named ranges or 'unix'; a hop count; true; false; or a function.",
       default: 'loopback',
       anyOf: [{ type: 'boolean' }, { type: 'integer', minimum: 0, maximum: MAX_ENTRIES }, trustList, emptyList]
+    },
+    rangesFile: {
+      description: 'A provider-ranges file written by "fastify-proxy-fix ranges --update FILE", used for the named presets (cloudflare, cloudfront, fastly, gcp-lb) instead of the snapshot in the package.',
+      type: 'string',
+      minLength: 1
     },
     peers: {
       description: "With a numeric trust: who may connect and have its count believed. Addresses, CIDRs, named ranges or 'unix'; true; or a function.",
@@ -106,7 +112,7 @@ export interface Plan {
 }
 
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
-const SHARED = new Set(['trust', 'peers', 'hops', 'fields', 'forwarded', 'clientIpHeader', 'allowedHosts', 'strict', 'warnings'])
+const SHARED = new Set(['trust', 'rangesFile', 'peers', 'hops', 'fields', 'forwarded', 'clientIpHeader', 'allowedHosts', 'strict', 'warnings'])
 const OWN: Record<PluginName, string[]> = {
   proxyFix: [],
   hostRewrite: ['header'],
@@ -124,13 +130,13 @@ function isEmptyTrust (value: unknown): boolean {
 
 const DEFAULT_PEERS = compileList(['loopback', 'linklocal', 'uniquelocal', 'unix'])
 
-function compilePeers (value: unknown): Trust {
+function compilePeers (value: unknown, presets: Presets): Trust {
   if (value === undefined) return DEFAULT_PEERS
   if (value === true) return TRUST_ALL
   if (typeof value === 'function') return compileFunction(value as (a: string, h: number) => unknown)
   if ((typeof value === 'string' || Array.isArray(value)) && !isEmptyTrust(value)) {
     try {
-      return compileList(value)
+      return compileList(value, presets)
     } catch (err) {
       const e = err as TrustError
       invalidOption('peers', e.entry, e.message)
@@ -139,7 +145,7 @@ function compilePeers (value: unknown): Trust {
   return invalidOption('peers', value, 'must be an address list, a function or true (who may connect when trust is a hop count)')
 }
 
-function compileTrust (value: unknown, plugin: PluginName): Trust {
+function compileTrust (value: unknown, plugin: PluginName, presets: Presets): Trust {
   if (value === undefined) return compileList('loopback')
   if (isEmptyTrust(value)) return TRUST_OFF
   if (value === false) return TRUST_OFF
@@ -157,7 +163,7 @@ function compileTrust (value: unknown, plugin: PluginName): Trust {
   if (typeof value === 'function') return compileFunction(value as (a: string, h: number) => unknown)
   if (typeof value === 'string' || Array.isArray(value)) {
     try {
-      return compileList(value)
+      return compileList(value, presets)
     } catch (err) {
       // compileList throws only TrustError
       const e = err as TrustError
@@ -167,7 +173,7 @@ function compileTrust (value: unknown, plugin: PluginName): Trust {
   return invalidOption('trust', value, 'must be an address list, a hop count, a function, true or false')
 }
 
-function compileEdgeHeaders (value: Record<string, unknown>): EdgeHeader[] {
+function compileEdgeHeaders (value: Record<string, unknown>, presets: Presets): EdgeHeader[] {
   const names = Object.keys(value)
   if (names.length === 0) invalidOption('clientIpHeader', value, 'names no header')
   return names.map((key) => {
@@ -177,7 +183,7 @@ function compileEdgeHeaders (value: Record<string, unknown>): EdgeHeader[] {
       invalidOption(`clientIpHeader.${key}`, ranges, 'must list the addresses or named ranges of the edge that sends it')
     }
     try {
-      return { name: key.toLowerCase(), edge: compileList(ranges as string | string[]) }
+      return { name: key.toLowerCase(), edge: compileList(ranges as string | string[], presets) }
     } catch (err) {
       const e = err as TrustError
       return invalidOption(`clientIpHeader.${key}`, e.entry, e.message)
@@ -235,8 +241,9 @@ export function compileOptions (input: unknown, plugin: PluginName): Plan {
   for (const key of Object.keys(opts)) {
     if (!SHARED.has(key) && !own.includes(key)) invalidOption(key, opts[key], `is not an option of ${plugin}`)
   }
-  const trust = compileTrust(opts.trust, plugin)
-  const peers = compilePeers(opts.peers)
+  const presets = opts.rangesFile === undefined ? BUILTIN_PRESETS : loadRangesFile(opts.rangesFile)
+  const trust = compileTrust(opts.trust, plugin, presets)
+  const peers = compilePeers(opts.peers, presets)
   const counting = trust.kind === 'count'
   const counts: Record<Field, number> = { for: 1, proto: 1, host: 1, port: 1, prefix: 1 }
 
@@ -270,7 +277,7 @@ export function compileOptions (input: unknown, plugin: PluginName): Plan {
   const cih = opts.clientIpHeader
   if (cih !== null && typeof cih === 'object' && !Array.isArray(cih)) {
     if (counting) invalidOption('clientIpHeader', cih, 'tied to edges needs an address or function trust, not a hop count')
-    edgeHeaders = compileEdgeHeaders(cih as Record<string, unknown>)
+    edgeHeaders = compileEdgeHeaders(cih as Record<string, unknown>, presets)
   } else if (cih !== undefined) {
     if (typeof cih !== 'string' || !TOKEN.test(cih)) invalidOption('clientIpHeader', cih, 'is not a header name, or an object of header names and the edges that send them')
     clientIpHeader = cih.toLowerCase()

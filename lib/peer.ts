@@ -33,6 +33,8 @@ export interface PeerMemo {
 }
 
 export const kProxyProtocol = Symbol.for('fastify-proxy-fix.proxyProtocol')
+/** Set by a PROXY protocol listener while it waits for the header: the peer is not known yet. */
+export const kAwaitingHeader = Symbol.for('fastify-proxy-fix.awaitingProxyHeader')
 const kPeer = Symbol('fastify-proxy-fix.peer')
 
 interface ServerLike { address?: () => unknown }
@@ -43,6 +45,7 @@ interface SocketLike {
   _parent?: SocketLike | null
   [kPeer]?: Peer
   [kProxyProtocol]?: ProxyProtocolInfo
+  [kAwaitingHeader]?: boolean
 }
 
 export function makePeer (address: string | undefined, unix = false, socketAddress = address, proxyProtocol: ProxyProtocolInfo | null = null): Peer {
@@ -73,6 +76,12 @@ function capture (s: SocketLike): Peer {
 
 /** Records the peer of a socket as it connects (a `connection` / `secureConnection` listener). */
 export function onConnection (socket: unknown): void {
+  try {
+    // behind a PROXY protocol reader the peer is known once the header is in: read it on demand then
+    if ((socket as SocketLike)[kAwaitingHeader] === true) return
+  } catch {
+    return
+  }
   peerOf(socket)
 }
 

@@ -20,8 +20,9 @@ const kOverrides = Symbol('fastify-proxy-fix.overrides')
  */
 export function viewOf (request: FastifyRequest): ProxyView {
   const slots = request as unknown as Slots
-  const cached = slots[kView] as ProxyView | null
-  if (cached !== null) return cached
+  // undefined in a scope created before the plugin was registered (its requests lack the slot)
+  const cached = slots[kView] as ProxyView | null | undefined
+  if (cached !== null && cached !== undefined) return cached
   const server = request.server as unknown as Slots
   let fix = server[kPlan.proxyFix] as Plan | undefined
   let rewrite = server[kPlan.hostRewrite] as Plan | undefined
@@ -56,7 +57,13 @@ function install (fastify: FastifyInstance): void {
     ip () { return viewOf(this).ip },
     ips () { return viewOf(this).ips },
     host () { return viewOf(this).host },
-    hostname () { return viewOf(this).hostname },
+    hostname () {
+      const view = viewOf(this)
+      // @fastify/middie and @fastify/express copy hostname, ip, ips and protocol onto the raw
+      // request for fastify.use() middleware, but not host: it is set here, as they read hostname.
+      ;(this.raw as unknown as Record<string, unknown>).host ??= view.host
+      return view.hostname
+    },
     port () { return viewOf(this).port },
     protocol () { return viewOf(this).protocol },
     proxy () { return viewOf(this) }

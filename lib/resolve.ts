@@ -1,6 +1,6 @@
 import { FST_ERR_PROXY_FIX_HOST_NOT_ALLOWED, show } from './errors'
 import { parseHost, parsePort, parsePrefix, parseProto, withPort } from './field-values'
-import { parseIp, parseNode, UNKNOWN, type Ip } from './ip'
+import { parseIp, parseIPv4, parseNode, UNKNOWN, type Ip } from './ip'
 import { MAX_ENTRIES, trimOws } from './list'
 import type { EdgeHeader, Plan } from './options'
 import { makePeer, type Peer, type PeerMemo } from './peer'
@@ -65,8 +65,11 @@ function clientHeader (v: ProxyView, plan: Plan, name: string, headers: Headers)
   let raw = text(headers[name]) as string
   let header = name
   if (name === 'cf-connecting-ip') {
+    // Only a pseudo IPv4 (class E, 240.0.0.0/4) in CF-Connecting-IP means Cloudflare wrote the real
+    // address to CF-Connecting-IPv6; otherwise CF-Connecting-IPv6 is whatever the client sent.
     const v6 = text(headers['cf-connecting-ipv6'])
-    if (v6 !== undefined) {
+    const v4 = v6 === undefined ? -1 : parseIPv4(raw, 0, raw.length)
+    if (v6 !== undefined && v4 !== -1 && v4 >= 0xf0000000) {
       raw = v6
       header = 'cf-connecting-ipv6'
     }
@@ -75,6 +78,7 @@ function clientHeader (v: ProxyView, plan: Plan, name: string, headers: Headers)
   if (name === 'cloudfront-viewer-address') {
     const colon = value.lastIndexOf(':')
     value = colon > 0 && parsePort(value, colon + 1) !== -1 ? value.slice(0, colon) : ''
+    if (value.charCodeAt(0) === 91 && value.charCodeAt(value.length - 1) === 93) value = value.slice(1, -1)
   }
   const node = name === 'cloudfront-viewer-address' ? parseIp(value) : parseNode(value)
   if (node === null) v.reject(plan, header, raw)

@@ -1,4 +1,5 @@
 import { parseIp, parseIPv4, type Ip } from './ip'
+import { PROVIDERS } from './provider-ranges'
 
 /**
  * A user trust function: `address` is the canonical IP, or `'unix'` for a Unix-socket peer. A
@@ -23,6 +24,12 @@ const NAMED: Record<string, string[]> = {
   // what users usually mean by "our network": the three above plus carrier-grade NAT (RFC 6598)
   private: ['loopback', 'linklocal', 'uniquelocal', '100.64.0.0/10']
 }
+
+/** Named provider ranges (cloudflare, cloudfront, fastly, gcp-lb): name to CIDR list. */
+export type Presets = Readonly<Record<string, readonly string[]>>
+
+/** The snapshot shipped in the package. */
+export const BUILTIN_PRESETS: Presets = Object.fromEntries(Object.entries(PROVIDERS).map(([name, p]) => [name, p.ranges]))
 
 export class TrustError extends Error {
   constructor (readonly entry: string, reason: string) {
@@ -55,8 +62,11 @@ function v6Match (p: Uint16Array, r: V6Range): boolean {
   return true
 }
 
-/** Expands a trust list (array or comma-separated string) into matchers. Throws TrustError. */
-export function compileList (input: string | readonly string[]): Trust {
+/**
+ * Expands a trust list (array or comma-separated string) into matchers. Names are the ranges
+ * above, `unix`, and the provider `presets`. Throws TrustError.
+ */
+export function compileList (input: string | readonly string[], presets: Presets = BUILTIN_PRESETS): Trust {
   const raw = typeof input === 'string' ? input.split(',') : input
   const v4Nets: number[] = []
   const v4Masks: number[] = []
@@ -74,7 +84,8 @@ export function compileList (input: string | readonly string[]): Trust {
     const entry = queue[k]
     const lower = entry.toLowerCase()
     if (lower === 'unix') { unix = true; continue }
-    if (NAMED[lower] !== undefined) { queue.push(...NAMED[lower]); continue }
+    if (Object.hasOwn(NAMED, lower)) { queue.push(...NAMED[lower]); continue }
+    if (Object.hasOwn(presets, lower)) { queue.push(...presets[lower]); continue }
     const slash = entry.indexOf('/')
     const base = parseIp(slash === -1 ? entry : entry.slice(0, slash))
     // a zone id is refused everywhere (also in a CIDR base): peers are matched without one

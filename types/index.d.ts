@@ -1,4 +1,4 @@
-import type { FastifyPluginCallback, FastifyServerFactory, RawServerBase } from 'fastify'
+import type { FastifyPluginAsync, FastifyPluginCallback, FastifyServerFactory, RawServerBase } from 'fastify'
 import type { IncomingMessage, ServerResponse, Server as HttpServer } from 'node:http'
 import type { ServerOptions as HttpsServerOptions } from 'node:https'
 import type { SecureServerOptions as Http2SecureServerOptions } from 'node:http2'
@@ -27,7 +27,13 @@ declare namespace fastifyProxyFix {
    * Named address ranges, and `unix` for peers on a Unix-domain socket. `private` is loopback,
    * linklocal, uniquelocal and carrier-grade NAT (100.64.0.0/10).
    */
-  export type NamedRange = 'loopback' | 'linklocal' | 'uniquelocal' | 'private' | 'unix'
+  export type NamedRange = 'loopback' | 'linklocal' | 'uniquelocal' | 'private' | 'unix' | ProviderPreset
+
+  /**
+   * Provider presets: the edges' published ranges, from a dated snapshot in the package (or from
+   * `rangesFile`). `gcp-lb` is Google Cloud's load balancers and health checkers.
+   */
+  export type ProviderPreset = 'cloudflare' | 'cloudfront' | 'fastly' | 'gcp-lb'
 
   /**
    * Decides whether one hop is a trusted proxy. `address` is the canonical IP (or `'unix'`);
@@ -48,6 +54,8 @@ declare namespace fastifyProxyFix {
   export interface SharedOptions {
     /** Who counts as a proxy. @default 'loopback' */
     trust?: Trust
+    /** A file written by `fastify-proxy-fix ranges --update FILE`: the provider presets come from it instead of the package's snapshot. */
+    rangesFile?: string
     /**
      * With a numeric `trust` only: who may connect and have its count believed. A request from
      * any other peer is not corrected at all (GHSA-3m5p-2c4r-xxw2). `true` counts from any peer
@@ -135,6 +143,79 @@ declare namespace fastifyProxyFix {
     prefix?: string
   }
 
+  /** Who may see the whoami page, and what it quotes. */
+  export interface WhoamiOptions {
+    /** Addresses, CIDRs or named ranges matched against the corrected client address; others get a 404. @default everyone */
+    allow?: string | readonly (NamedRange | (string & {}))[]
+    /** The settings the page quotes under "Configuration" and in its explanations. */
+    settings?: { trust?: Trust, peers?: SharedOptions['peers'], hostHeader?: string | null, allowedHosts?: unknown, forwarded?: boolean }
+  }
+
+  /** Makes one server per bind around Fastify's handler, like Fastify's `serverFactory` (with the TLS options when given). */
+  export type ServeServerFactory = (
+    handler: (req: IncomingMessage, res: ServerResponse) => void,
+    opts: { https?: { key: Buffer, cert: Buffer }, http2?: boolean }
+  ) => NetServer
+
+  /** The settings of `fastify-proxy-fix serve`, as an object (also the shape of a `--config` file). */
+  export interface ServeOptions extends SharedOptions {
+    /** A module path (`'./app.js'`, `'./app.js:api'`; required with workers) or the app itself. Without it: the whoami page. */
+    app?: string | MountableApp | FastifyPluginAsync<any> | FastifyPluginCallback<any>
+    /** `HOST:PORT`, `[V6]:PORT`, `unix:PATH` or `fd://N`, one or several. @default PORT and HOST from the environment, else '127.0.0.1:3000' */
+    bind?: string | readonly string[]
+    port?: number
+    host?: string
+    socket?: string
+    /** Pre-forked workers under a primary that never loads the app; `'auto'` = available parallelism. @default 0 (one process), or WEB_CONCURRENCY */
+    workers?: number | 'auto'
+    /** Seconds a worker may stay silent before it is killed and replaced; 0 turns it off. @default 30 */
+    timeout?: number
+    /** Seconds a drain may last; then every connection is closed. @default 30 */
+    gracefulTimeout?: number
+    /** Seconds an idle keep-alive connection stays open. @default 5 */
+    keepAlive?: number
+    /** Replace a worker after this many requests (with workers). @default 0 (never) */
+    maxRequests?: number
+    /** Plus a random 0..maxRequestsJitter requests. @default 0 */
+    maxRequestsJitter?: number
+    /** `'-'` (stderr), a file path, or `'off'`/`false`. @default '-' */
+    accessLog?: string | false
+    /** @default 'combined' */
+    accessLogFormat?: 'combined' | 'json'
+    /** @default 'info' */
+    logLevel?: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
+    /** PEM certificate chain file: serve TLS. */
+    certfile?: string
+    /** PEM private key file. */
+    keyfile?: string
+    /** HTTP/2 over TLS (HTTP/1.1 clients still served). @default false */
+    http2?: boolean
+    /** A path answering 200 while serving and 503 once draining. */
+    health?: string
+    /** Mount the app (or register the plugin) under this path. @default '/' */
+    prefix?: string
+    /** Take the host from this header set by a trusted proxy (hostRewrite). */
+    hostHeader?: string
+    /** Makes the servers (one per bind) instead of the built-in HTTP, HTTPS or HTTP/2 ones. One process only. */
+    serverFactory?: ServeServerFactory
+    /** Handle TERM, INT, QUIT, HUP, TTIN, TTOU, USR1, and exit once stopped. @default true */
+    signals?: boolean
+  }
+
+  /** A running `serve()`. */
+  export interface Served {
+    /** The URLs served (one process), or the binds (workers). */
+    addresses: string[]
+    /** Drains gracefully; resolves with the exit code. */
+    close (): Promise<number>
+    /** Resolves with the exit code once stopped. */
+    done: Promise<number>
+  }
+
+  /** Serves an app behind proxyFix as `fastify-proxy-fix serve` does: one process, or a primary with workers. */
+  export function serve (options: ServeOptions): Promise<Served>
+  /** The whoami page as a plugin, registered after proxyFix, under a prefix of your choice. */
+  export const whoami: FastifyPluginAsync<WhoamiOptions>
   /** An address and port from a PROXY protocol header, the address in canonical text (IPv6 as RFC 5952). */
   export interface ProxyProtocolEndpoint {
     readonly address: string
@@ -229,7 +310,13 @@ declare namespace fastifyProxyFix {
 
   export const proxyFix: ProxyFixPlugin
   export const hostRewrite: FastifyPluginCallback<HostRewriteOptions>
-  /** Mounts an Express or Connect app under a prefix; the router matches, so guards can not be bypassed. */
+  /**
+   * Mounts an Express or Connect app under a prefix; the router matches, so guards can not be
+   * bypassed. A request the app would match to a path Fastify has its own route for (`/SECRET`,
+   * `/secret/` beside `/secret`) gets Fastify's 404. Side effects on the server: every method of
+   * `http.METHODS` is added (`addHttpMethod`), and a route registered later for the mount's exact
+   * paths gets the `fastifyProxyFixOwner` constraint, which lets it own its method.
+   */
   export const mountApp: FastifyPluginCallback<MountAppOptions>
   /** JSON Schema of the shared options (a `trust` function is outside JSON Schema). */
   export const optionsSchema: {

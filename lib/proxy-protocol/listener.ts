@@ -1,15 +1,14 @@
-// Puts a PROXY protocol reader in front of a Node server (http, https, http2): the server's
-// 'connection' event is emitted only once the header is read, with the bytes after it unshifted
-// onto the socket, so the HTTP (or TLS) layer, and every other 'connection' listener, added
-// before or after (proxyFix's peer capture among them), sees the stream as sent after the header.
+// Puts a PROXY protocol reader in front of a Node server (http, https, http2): the server's own
+// 'connection' listeners run only once the header is read, with the bytes after it unshifted
+// onto the socket, so the HTTP (or TLS) layer sees the stream exactly as sent after the header.
 import type net from 'node:net'
 import tls from 'node:tls'
 import { parseIp } from '../ip'
-import { kProxyProtocol } from '../peer'
 import type { Trust } from '../trust'
+import { kAwaitingHeader, kProxyProtocol } from '../peer'
 import { parseHeader, type Accept, type ProxyHeader } from './parse'
 
-/** The key of the parsed header on the socket (and on the TLSSocket over it): one symbol, lib/peer.ts's. */
+/** The key of the parsed header on the socket (and on the TLSSocket over it). */
 export { kProxyProtocol }
 
 export interface Peer { address: string | null, port: number | null }
@@ -30,7 +29,8 @@ export interface ListenerConfig {
   quietMs?: number
 }
 
-type Tagged = net.Socket & { [kProxyProtocol]?: ProxyProtocolInfo }
+type Listener = (socket: net.Socket) => void
+type Tagged = net.Socket & { [kProxyProtocol]?: ProxyProtocolInfo, [kAwaitingHeader]?: boolean }
 
 function preview (buf: Buffer): string {
   const n = buf.length < 16 ? buf.length : 16
@@ -46,27 +46,23 @@ function peerText (peer: Peer): string {
 
 const kAttached = Symbol('fastify-proxy-fix.proxyProtocolReader')
 
-/** Installs the reader on `server` (before it listens). Returns it. */
+/**
+ * Installs the reader on `server` (whose own 'connection' listeners are already in place). Returns
+ * it. Listeners added later run as the socket arrives: such a socket is marked kAwaitingHeader
+ * until its header is in (lib/peer.ts reads the peer on demand then).
+ */
 export function attach<S extends net.Server> (server: S, cfg: ListenerConfig): S {
-  const base = server as net.Server & { [kAttached]?: true }
+  const marked = server as S & { [kAttached]?: true }
   // a second reader would read a second header: the client's first bytes
-  if (base[kAttached] === true) throw new TypeError('a PROXY protocol reader is already attached to this server')
-  base[kAttached] = true
-  const emit = base.emit
-  // net.Server emits 'connection' from its accept callback: held back here until the header
-  // is read. Every other event goes straight through.
-  base.emit = function (this: net.Server, event: string | symbol): boolean {
-    if (event === 'connection') {
-      onConnection(arguments[1] as Tagged)
-      return true
-    }
-    return emit.apply(this, arguments as unknown as Parameters<typeof emit>)
-  }
-  const deliver = (socket: net.Socket): boolean => (emit as (event: string, socket: net.Socket) => boolean).call(server, 'connection', socket)
+  if (marked[kAttached] === true) throw new TypeError('a PROXY protocol reader is already attached to this server')
+  marked[kAttached] = true
+  const downstream = server.listeners('connection') as Listener[]
+  server.removeAllListeners('connection')
   const pending = new Set<net.Socket>()
   let quietUntil = 0
   let suppressed = 0
 
+  const base = server as net.Server
   const close = base.close
   // A socket still waiting for its header is not the HTTP server's yet: close() ends it here.
   base.close = function (this: net.Server, callback?: (err?: Error) => void) {
@@ -89,11 +85,11 @@ export function attach<S extends net.Server> (server: S, cfg: ListenerConfig): S
     // themselves, and a resumed socket would hand those bytes to no one.
     socket.pause()
     if (rest !== null && rest.length > 0) socket.unshift(rest)
-    deliver(socket)
+    for (const listener of downstream) listener.call(server, socket)
     if (socket.listenerCount('data') > 0) socket.resume()
   }
 
-  function onConnection (socket: Tagged): void {
+  server.on('connection', (socket: Tagged) => {
     let peer: Peer
     const where = server.address()
     if (typeof where === 'string') {
@@ -103,18 +99,17 @@ export function attach<S extends net.Server> (server: S, cfg: ListenerConfig): S
       const remote = socket.remoteAddress
       const ip = remote === undefined ? null : parseIp(remote)
       // no address: the client is already gone (remoteAddress reads undefined once it has closed)
-      if (ip === null) {
-        socket.destroy()
-        return
-      }
+      if (ip === null) return socket.destroy()
       peer = { address: ip.text, port: socket.remotePort as number }
       if (!cfg.from.test(ip, 0)) return refuse(socket, peer)
     }
     pending.add(socket)
+    socket[kAwaitingHeader] = true
     let buf: Buffer | null = null
     const done = (): void => {
       clearTimeout(timer)
       pending.delete(socket)
+      socket[kAwaitingHeader] = false
       socket.removeListener('data', onData)
       socket.removeListener('end', onEnd)
       socket.removeListener('error', onError)
@@ -165,12 +160,12 @@ export function attach<S extends net.Server> (server: S, cfg: ListenerConfig): S
     socket.on('end', onEnd)
     socket.on('error', onError)
     socket.on('close', done)
-  }
+  })
 
   function refuse (socket: net.Socket, peer: Peer): void {
     if (!cfg.required) {
       // never parsed: whatever it sends goes to HTTP, where a PROXY line is not a request
-      deliver(socket)
+      for (const listener of downstream) listener.call(server, socket)
       return
     }
     socket.destroy()

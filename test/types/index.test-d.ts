@@ -1,6 +1,6 @@
-import fastify, { type FastifyRequest } from 'fastify'
+import fastify, { type FastifyInstance, type FastifyRequest } from 'fastify'
 import { expectAssignable, expectError, expectType } from 'tsd'
-import fastifyProxyFix, { hostRewrite, mountApp, proxyFix, optionsSchema, proxyProtocolServer, withProxyProtocol, kProxyProtocol, type MountAppOptions, type ProxyInfo, type ProxyFixOptions, type ProxyProtocolInfo, type ProxyProtocolLogger } from '../..'
+import fastifyProxyFix, { hostRewrite, mountApp, proxyFix, optionsSchema, serve, whoami, proxyProtocolServer, withProxyProtocol, kProxyProtocol, type MountAppOptions, type ProxyInfo, type ProxyFixOptions, type ProxyProtocolInfo, type ProxyProtocolLogger, type Served, type ServeOptions } from '../..'
 import { createServer, type Server as HttpServer } from 'node:http'
 import type { Http2SecureServer } from 'node:http2'
 import express from 'express'
@@ -20,6 +20,7 @@ app.register(proxyFix, { trust: 1, peers: ['uniquelocal', 'unix'] })
 app.register(proxyFix, { trust: 2, peers: true })
 app.register(proxyFix, { trust: 1, peers: (address: string) => address.startsWith('10.') })
 app.register(proxyFix, { trust: [] })
+app.register(proxyFix, { trust: ['cloudflare', 'loopback'], rangesFile: '/var/lib/app/ranges.json', clientIpHeader: { 'cf-connecting-ip': ['cloudflare'] } })
 app.register(proxyFix, { trust: ['private'], warnings: false, clientIpHeader: { 'cf-connecting-ip': ['198.51.100.0/24'], 'fly-client-ip': 'private' } })
 expectError(app.register(proxyFix, { clientIpHeader: { 'cf-connecting-ip': 5 } }))
 app.register(proxyFix, { trust: (address: string, hop: number) => hop < 2 ? address : undefined })
@@ -60,6 +61,21 @@ expectError(app.register(mountApp, { prefix: '/x' }))
 expectError(app.register(mountApp, { app: 'express' }))
 expectAssignable<MountAppOptions>({ app: express(), allowedHosts: ['.example.com'] })
 
+// serve() and whoami
+expectType<Promise<Served>>(serve({ app: './app.js:api', bind: ['0.0.0.0:8000', 'unix:/run/app.sock'], workers: 'auto', trust: 'uniquelocal', maxRequests: 1000, maxRequestsJitter: 50 }))
+expectType<Promise<Served>>(serve({ app: express(), port: 0, signals: false, accessLog: false, accessLogFormat: 'json', health: '/healthz' }))
+expectType<Promise<Served>>(serve({ app: async (f: FastifyInstance) => { f.get('/', async () => 'hi') }, serverFactory: (handler) => createServer(handler) }))
+expectAssignable<ServeOptions>({ certfile: 'c.pem', keyfile: 'k.pem', http2: true, clientIpHeader: 'fly-client-ip', hostHeader: 'x-fhost', logLevel: 'warn' })
+expectError(serve({ workers: 'many' }))
+expectError(serve({ accessLogFormat: 'apache' }))
+expectError(serve({ logLevel: 'loud' }))
+serve({}).then(async (served) => {
+  expectType<string[]>(served.addresses)
+  expectType<number>(await served.close())
+})
+app.register(whoami, { prefix: '/_whoami', allow: ['loopback', '10.0.0.0/8'] })
+app.register(whoami, { allow: 'unix', settings: { trust: 'loopback' } })
+expectError(app.register(whoami, { allow: 42 }))
 // PROXY protocol
 const pp = proxyProtocolServer({ from: ['10.0.0.5', 'unix'], version: 'v2', required: true, headerTimeout: 5000 })
 const ppApp = fastify({ serverFactory: pp })

@@ -1,0 +1,199 @@
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
+import fp from 'fastify-plugin'
+import { invalidOption } from '../errors'
+import { parseIp } from '../ip'
+import type { ProxyView } from '../view'
+import { planHeaders, viewOf } from '../request-getters'
+import { compileList, type Trust } from '../trust'
+
+const RELEVANT = ['host', 'forwarded', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port',
+  'x-forwarded-prefix', 'x-real-ip', 'via']
+
+export interface Hop {
+  hop: number
+  address: string
+  from: string
+  role: 'trusted proxy' | 'client' | 'ignored'
+}
+
+/** The chain from the socket outwards, each hop labelled as the resolution treated it. */
+export function hopsOf (view: ProxyView, headers: Record<string, string | string[] | undefined>): Hop[] {
+  const original = view.original
+  const hops: Hop[] = [{ hop: 0, address: original.ip ?? 'unix socket', from: 'socket', role: 'client' }]
+  const raw = headers['x-forwarded-for']
+  const text = Array.isArray(raw) ? raw.join(', ') : raw ?? ''
+  const entries = text.split(',').map((s) => s.trim()).filter((s) => s !== '').reverse()
+  for (let i = 0; i < entries.length; i++) hops.push({ hop: i + 1, address: entries[i], from: 'X-Forwarded-For', role: 'ignored' })
+  // view.ips runs from the socket (left out for a Unix-socket peer) to the client: every hop
+  // before the client was trusted.
+  const client = Math.max(0, view.ips.length - (original.ip === undefined ? 0 : 1))
+  for (const h of hops) h.role = h.hop < client ? 'trusted proxy' : h.hop === client ? 'client' : 'ignored'
+  return hops
+}
+
+/** The settings the page quotes: what serve was given, or what the plugin's user says. */
+export interface WhoamiSettings {
+  trust?: unknown
+  peers?: unknown
+  hostHeader?: string | null
+  allowedHosts?: unknown
+  forwarded?: boolean
+}
+
+export interface WhoamiInfo {
+  pid: number
+  socket: { ip: string | null, host: string, protocol: string }
+  corrected: { ip: string | null, ips: string[], host: string, hostname: string, port: number | null, protocol: string, prefix: string, url: string }
+  trusted: boolean
+  hops: Hop[]
+  headers: Record<string, string>
+  why: string[]
+  config: Record<string, unknown>
+}
+
+const label = (v: unknown): string => v === undefined ? '(proxyFix default)' : Array.isArray(v) ? v.join(',') : String(v)
+
+export function whoamiInfo (request: FastifyRequest, settings: WhoamiSettings): WhoamiInfo {
+  const view = viewOf(request)
+  const original = view.original
+  const raw = request.raw.headers
+  const headers: Record<string, string> = {}
+  for (const name of [...RELEVANT, ...planHeaders(request)]) {
+    const v = raw[name]
+    // Node joins repeated lines of these headers into one string.
+    if (v !== undefined) headers[name] = String(v)
+  }
+  const hops = hopsOf(view, raw)
+  const peer = original.ip ?? 'a Unix-socket peer'
+  const trust = label(settings.trust)
+  const counted = typeof settings.trust === 'number'
+  const why: string[] = []
+  if (!view.trusted) {
+    why.push(counted
+      ? `The socket peer ${peer} is not in peers (${label(settings.peers)}), so the hop count does not apply and every forwarded header was ignored: the socket's view stands.`
+      : `The socket peer ${peer} is not trusted (trust ${trust}), so every forwarded header was ignored: the socket's view stands.`)
+  } else {
+    why.push(counted
+      ? `The socket peer ${peer} is in peers (${label(settings.peers)}), so forwarded headers were read with a hop count of ${trust}.`
+      : `The socket peer ${peer} is trusted (trust ${trust}), so forwarded headers were read.`)
+    const client = hops.find((h) => h.role === 'client') as Hop
+    if (client.hop > 0) {
+      why.push(counted
+        ? `A hop count takes X-Forwarded-For entry ${client.hop} from the right, whoever wrote the others: the client is ${client.address}.`
+        : `X-Forwarded-For was walked from the right while each hop was trusted: the client is ${client.address} (hop ${client.hop}).`)
+    } else if (hops.length > 1) {
+      why.push('X-Forwarded-For gave no usable client address, so the socket peer is the client.')
+    }
+    const ignored = hops.filter((h) => h.role === 'ignored').length
+    if (ignored > 0) why.push(`${ignored} X-Forwarded-For value${ignored === 1 ? ' was' : 's were'} left of the client: anyone could have written ${ignored === 1 ? 'it' : 'them'}, so ignored.`)
+    if (view.protocol !== original.protocol) why.push(`The scheme is ${view.protocol}, from the proxy's headers.`)
+    const hostHeader = settings.hostHeader?.toLowerCase()
+    if (view.host !== original.host) why.push(`The host is ${view.host}, from ${hostHeader !== undefined && headers[hostHeader] !== undefined ? settings.hostHeader + ' (hostRewrite)' : "the proxy's headers"}.`)
+    if (view.prefix !== '') why.push(`The prefix is ${view.prefix}, from X-Forwarded-Prefix.`)
+  }
+  if (headers.forwarded !== undefined && settings.forwarded !== true) why.push('The Forwarded header is not read (X-Forwarded-* are).')
+  return {
+    pid: process.pid,
+    socket: { ip: original.ip ?? null, host: original.host, protocol: original.protocol },
+    corrected: {
+      ip: view.ip ?? null,
+      ips: view.ips,
+      host: view.host,
+      hostname: view.hostname,
+      port: view.port,
+      protocol: view.protocol,
+      prefix: view.prefix,
+      url: view.url(request.url)
+    },
+    trusted: view.trusted,
+    hops,
+    headers,
+    why,
+    config: { trust: settings.trust ?? null, peers: settings.peers ?? null, hostHeader: settings.hostHeader ?? null, allowedHosts: settings.allowedHosts ?? null }
+  }
+}
+
+const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }
+
+export function escapeHtml (value: unknown): string {
+  return String(value).replace(/[&<>"']/g, (c) => ESCAPES[c])
+}
+
+function rows (record: Record<string, unknown>): string {
+  return Object.entries(record)
+    .map(([k, v]) => `<tr><th>${escapeHtml(k)}</th><td>${escapeHtml(Array.isArray(v) ? v.join(', ') : v)}</td></tr>`).join('')
+}
+
+export function renderHtml (info: WhoamiInfo): string {
+  const { url: _url, ...corrected } = info.corrected
+  const hops = info.hops.map((h) => `<tr class="${h.role === 'ignored' ? 'ignored' : ''}"><td>${h.hop}</td><td>${escapeHtml(h.address)}</td><td>${escapeHtml(h.from)}</td><td>${escapeHtml(h.role)}</td></tr>`).join('')
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>whoami: fastify-proxy-fix</title>
+<style>body{font:15px system-ui,sans-serif;margin:2em;max-width:60em}table{border-collapse:collapse;margin-bottom:1.5em}th,td{border:1px solid #ccc;padding:.3em .6em;text-align:left;font-family:ui-monospace,monospace}.ignored{color:#999;text-decoration:line-through}</style>
+</head><body>
+<h1>whoami</h1>
+<p>Absolute URL of this page: <code>${escapeHtml(info.corrected.url)}</code></p>
+<h2>Why</h2><ul>${info.why.map((w) => `<li>${escapeHtml(w)}</li>`).join('')}</ul>
+<h2>The socket's view</h2><table>${rows(info.socket)}</table>
+<h2>The corrected view</h2><table>${rows({ ...corrected, trusted: info.trusted })}</table>
+<h2>Hops, from the socket outwards</h2><table><tr><th>hop</th><th>address</th><th>from</th><th>role</th></tr>${hops}</table>
+<h2>Request headers</h2><table>${rows(info.headers)}</table>
+<h2>Configuration</h2><table>${rows({ ...info.config, pid: info.pid })}</table>
+</body></html>
+`
+}
+
+/** HTML when the client ranks text/html above application/json (a browser), JSON otherwise. */
+export function wantsHtml (accept: string | undefined): boolean {
+  if (accept === undefined) return false
+  let html = -1
+  let json = -1
+  for (const part of accept.split(',')) {
+    const [type, ...params] = part.trim().toLowerCase().split(';')
+    const qParam = params.map((p) => p.trim()).find((p) => p.startsWith('q='))
+    const q = qParam === undefined ? 1 : Number(qParam.slice(2)) || 0
+    if (type === 'text/html') html = Math.max(html, q)
+    else if (type === 'application/json') json = Math.max(json, q)
+  }
+  return html > 0 && html >= json && !(html === json && json > 0)
+}
+
+export interface WhoamiOptions {
+  /** Who may see the page: addresses, CIDRs or named ranges, matched against the corrected client address. Others get a 404. */
+  allow?: string | readonly string[]
+  /** The settings the page quotes. */
+  settings?: WhoamiSettings
+}
+
+function compileAllow (allow: unknown): Trust | null {
+  if (allow === undefined) return null
+  if (typeof allow !== 'string' && !Array.isArray(allow)) invalidOption('allow', allow, 'must be an address list')
+  try {
+    return compileList(allow)
+  } catch (err) {
+    return invalidOption('allow', (err as { entry: string }).entry, (err as Error).message)
+  }
+}
+
+const plugin: FastifyPluginAsync<WhoamiOptions> = async (fastify, opts) => {
+  const allow = compileAllow(opts.allow)
+  const settings = opts.settings ?? {}
+  const handler = async (request: FastifyRequest, reply: FastifyReply): Promise<string | WhoamiInfo> => {
+    if (allow !== null) {
+      const ip = viewOf(request).ip
+      if (!allow.test(ip === undefined ? null : parseIp(ip), 0)) return reply.callNotFound() as unknown as string
+    }
+    const info = whoamiInfo(request, settings)
+    reply.header('vary', 'accept').header('cache-control', 'no-store')
+    if (wantsHtml(request.headers.accept)) {
+      reply.type('text/html; charset=utf-8')
+      return renderHtml(info)
+    }
+    return info
+  }
+  fastify.get('/', handler)
+  fastify.get('/*', handler)
+}
+
+/** The whoami page as a plugin, after proxyFix: register it under a prefix (`{ prefix: '/_whoami', allow: 'loopback' }`). */
+export const whoami = fp(plugin, { fastify: '5.x', name: 'fastify-proxy-fix-whoami', encapsulate: true, dependencies: ['fastify-proxy-fix'] })
