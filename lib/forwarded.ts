@@ -2,8 +2,11 @@
 // (the elements trusted proxies appended) is read, so a 16 KiB header costs no more than a short one.
 import { isOws, MAX_ENTRIES } from './list'
 
-/** Most characters of a Forwarded header read, from its right end: 32 hops of quoted IPv6 with ports, host and proto fit. */
-export const MAX_TAIL = 4096
+/**
+ * Most characters of a Forwarded header read, from its right end: 32 elements of
+ * `for=a.b.c.d;proto=https;host=...` fit, and the cost of any 16 KiB value stays bounded.
+ */
+export const MAX_TAIL = 2048
 
 export interface ForwardedElement {
   for?: string
