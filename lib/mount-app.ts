@@ -10,7 +10,8 @@ import { addMethods, claimRoutes, yieldTo } from './mount-routes'
 import { appMatching, buildShadow, printedRoutes, shadowed, type Shadow } from './mount-shadow'
 import { appTrustPlan, correctedOf, hostIsHostname, setCorrected, type Source } from './mount-values'
 import { compileOptions, type Plan } from './options'
-import { attach, planHeaders } from './request-getters'
+import { attach, planHeaders, warningsOn } from './request-getters'
+import { lostPrefix } from './warnings'
 
 export { checkPrefix, remainder } from './mount-path'
 
@@ -132,8 +133,10 @@ function run (mount: Mount, request: FastifyRequest, reply: FastifyReply): void 
   // Fastify's url and headers are back as the response ends, so onResponse hooks and the request
   // log see them. (A 'finish' listener would do too, but measured several percent per request.)
   const end = res.end as (...args: unknown[]) => ServerResponse
+  const prefix = values.prefix
   res.end = function (this: ServerResponse, ...args: unknown[]) {
     restore()
+    if (prefix !== '' && this.statusCode >= 300 && this.statusCode < 400 && warningsOn(request)) lostPrefix(request.log, prefix, this.getHeader('location'))
     return end.apply(this, args)
   } as ServerResponse['end']
   if (mount.express) {

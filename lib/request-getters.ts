@@ -116,3 +116,9 @@ export function planHeaders (request: FastifyRequest): string[] {
   if (rewrite?.header) names.push(rewrite.header)
   return names
 }
+
+/** Whether the scope's proxyFix logs misconfiguration warnings (on when there is none). */
+export function warningsOn (request: FastifyRequest): boolean {
+  const fix = (request.server as unknown as Slots)[kPlan.proxyFix] as Plan | undefined
+  return fix?.warnings ?? true
+}

@@ -5,6 +5,7 @@ import type { Plan } from './options'
 export const FORGOTTEN_PROXY = 1
 export const TRUST_TOO_WIDE = 2
 export const BOTH_FAMILIES = 4
+export const LOST_PREFIX = 8
 
 interface Logger { warn: (obj: object, msg: string) => void }
 
@@ -33,6 +34,18 @@ export function warnOnce (log: Logger, notices: number, peer: string, plan: Plan
     log.warn({ code: 'FPF_W_BOTH_FAMILIES', peer },
       `${plan.plugin}: ${peer} sends both Forwarded and X-Forwarded-For; only ${used} is read (forwarded: ${String(plan.forwarded)}). Make the proxy send one family, or clear the other, since a client can send it`)
   }
+}
+
+/**
+ * A mounted app's redirect to a path without the forwarded prefix: behind `location /app/`, the
+ * browser would leave the app. Logged once per process and prefix.
+ */
+export function lostPrefix (log: Logger, prefix: string, location: unknown): void {
+  if (typeof location !== 'string' || location.charCodeAt(0) !== 47 || location.charCodeAt(1) === 47) return
+  if (location === prefix || location.startsWith(prefix + '/') || location.startsWith(prefix + '?')) return
+  if (!once(LOST_PREFIX, prefix)) return
+  log.warn({ code: 'FPF_W_LOST_PREFIX', prefix, location },
+    `mountApp: the app redirects to ${location}, without the forwarded prefix ${prefix}: build URLs from req.baseUrl behind the X-Forwarded-Prefix it is given, or from request.proxy.url()`)
 }
 
 /** For tests: forget what was logged. */

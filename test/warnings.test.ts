@@ -4,7 +4,7 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import net from 'node:net'
 import { Writable } from 'node:stream'
 import { proxyFix } from '../lib/proxy-fix'
-import { resetWarnings } from '../lib/warnings'
+import { lostPrefix, resetWarnings } from '../lib/warnings'
 import { mountApp } from '../lib/mount-app'
 
 async function app (opts: Record<string, unknown>): Promise<{ f: FastifyInstance, port: number, logs: Array<Record<string, unknown>> }> {
@@ -109,4 +109,56 @@ test('tied client-IP headers never reach a mounted app', async (t) => {
 test('the Fastify migration trap: a numeric trustProxy beside proxyFix is refused with what to use instead', async (t) => {
   const f = Fastify({ trustProxy: 1 as unknown as boolean })
   await t.rejects(f.register(proxyFix).ready(), { code: 'FST_ERR_PROXY_FIX_TRUST_PROXY_CONFLICT', message: /numeric trustProxy trusts nothing since Fastify 5.12.1; "trust: N" here is a hop count believed only from "peers"/ })
+})
+
+test('a lost prefix: a mounted app redirects to a path without the forwarded prefix', async (t) => {
+  for (const warnings of [true, false]) {
+    resetWarnings()
+    const logs: Array<Record<string, unknown>> = []
+    const stream = new Writable({ write (chunk, _enc, cb) { logs.push(JSON.parse(String(chunk))); cb() } })
+    const f = Fastify({ logger: { level: 'warn', stream } })
+    await f.register(proxyFix, { warnings })
+    await f.register(mountApp, {
+      prefix: '/legacy',
+      app: (req: { url: string }, res: { statusCode: number, setHeader: (n: string, v: string) => void, end: () => void }) => {
+        res.statusCode = 302
+        res.setHeader('location', req.url === '/good' ? '/app/legacy/login' : req.url === '/abs' ? 'https://elsewhere.example/login' : '/legacy/login')
+        res.end()
+      }
+    })
+    await f.listen({ port: 0, host: '127.0.0.1' })
+    const port = (f.server.address() as net.AddressInfo).port
+    const req = (path: string, headers = 'X-Forwarded-Prefix: /app\r\n'): Promise<string> => new Promise((resolve, reject) => {
+      const s = net.connect(port, '127.0.0.1')
+      let out = ''
+      s.on('data', (c) => { out += String(c) })
+      s.on('error', reject)
+      s.on('close', () => resolve(out))
+      s.end(`GET ${path} HTTP/1.1\r\nHost: h\r\nConnection: close\r\n${headers}\r\n`)
+    })
+    await req('/legacy/good')
+    await req('/legacy/abs')
+    await req('/legacy/x', '')
+    t.strictSame(codes(logs), [], `${String(warnings)}: a redirect under the prefix, an absolute one, or no prefix: nothing`)
+    await req('/legacy/bad')
+    await req('/legacy/bad')
+    const lost = logs.filter((l) => l.code === 'FPF_W_LOST_PREFIX')
+    if (warnings) {
+      t.equal(lost.length, 1, 'once per prefix')
+      t.match(lost[0], { prefix: '/app', location: '/legacy/login', msg: /without the forwarded prefix \/app/ })
+    } else {
+      t.equal(lost.length, 0, 'warnings: false')
+    }
+    await f.close()
+  }
+})
+
+test('lostPrefix: only a same-site path outside the prefix counts', async (t) => {
+  resetWarnings()
+  const lines: unknown[] = []
+  const log = { warn: (obj: object) => lines.push(obj) }
+  for (const location of [undefined, ['/x'], '//cdn.example/x', '/app', '/app/x', '/app?next=1', 'relative']) lostPrefix(log, '/app', location)
+  t.equal(lines.length, 0)
+  lostPrefix(log, '/app', '/application')
+  t.equal(lines.length, 1, '/application is not under /app')
 })
