@@ -23,6 +23,11 @@ function build (variant) {
       app.register(lib.proxyFix, { trust: TRUST })
       return app
     }
+    case 'proxyFixQuiet': {
+      const app = Fastify()
+      app.register(lib.proxyFix, { trust: TRUST, warnings: false })
+      return app
+    }
     case 'hostRewrite': {
       if (typeof lib.hostRewrite !== 'function') throw new Error('hostRewrite is not exported by dist/')
       const app = Fastify()
