@@ -28,7 +28,7 @@ header.top span{color:var(--muted);font-size:.9rem}
 .card{background:var(--card);border:1px solid var(--line);border-radius:14px;padding:1rem 1.25rem;margin-bottom:1rem;box-shadow:0 1px 2px rgba(16,24,40,.05)}
 .card h2{font-size:1.05rem;margin:0 0 .75rem;text-transform:uppercase;letter-spacing:.06em;color:var(--muted)}
 pre,code{font-family:var(--mono);font-size:.9rem}
-pre{background:#111827;color:#e5e7eb;border-radius:10px;padding:.75rem 1rem;overflow-x:auto;margin:.25rem 0 .75rem;white-space:pre-wrap;word-break:break-all}
+pre{background:#111827;color:#e5e7eb;border-radius:10px;padding:.75rem 1rem;overflow-x:auto;margin:.25rem 0 .75rem;white-space:pre-wrap;overflow-wrap:anywhere}
 .label{font-size:.8rem;font-weight:600;color:var(--muted);text-transform:uppercase;letter-spacing:.05em}
 .chain{display:flex;flex-wrap:wrap;align-items:stretch;gap:.5rem;list-style:none;margin:0;padding:0}
 .chain li{flex:1 1 10rem;min-width:9rem;border-radius:12px;padding:.6rem .75rem;border:2px solid var(--line);position:relative;background:#fafbfc}
