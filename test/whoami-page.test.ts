@@ -50,3 +50,16 @@ test('trust: true: spoofable, and the JSON carries the same verdict', async (t) 
   t.match(json, { verdict: 'spoofable', suggestion: { options: { trust: ['127.0.0.2'] }, flags: '--trust 127.0.0.2' }, corrected: { ip: '6.6.6.6' } })
   t.strictSame(json.warnings.map((w: { code: string }) => w.code), ['FPF_W_TRUST_ALL'])
 })
+
+test('allowBy: peer matches allow against the socket peer, not the corrected client', async (t) => {
+  const f = Fastify()
+  await f.register(proxyFix, { trust: '127.0.0.2' })
+  await f.register(whoami, { prefix: '/peer', allow: ['loopback'], allowBy: 'peer' })
+  await f.register(whoami, { prefix: '/client', allow: ['loopback'], allowBy: 'client' })
+  t.teardown(() => f.close())
+  const via = { remoteAddress: '127.0.0.2', headers: { 'x-forwarded-for': '203.0.113.9' } }
+  t.equal((await f.inject({ url: '/peer', ...via })).statusCode, 200, 'the proxy on loopback is the peer')
+  t.equal((await f.inject({ url: '/client', ...via })).statusCode, 404, 'the client behind it is not loopback')
+  t.equal((await f.inject({ url: '/peer', remoteAddress: '203.0.113.9', headers: { 'x-forwarded-for': '127.0.0.1' } })).statusCode, 404, 'a forged header does not help')
+  await t.rejects(Fastify().register(proxyFix).register(whoami, { allowBy: 'socket' as never }).ready(), { code: 'FST_ERR_PROXY_FIX_INVALID_OPTION', message: /"allowBy": "socket"/ })
+})

@@ -141,8 +141,10 @@ export function wantsHtml (accept: string | undefined): boolean {
 }
 
 export interface WhoamiOptions {
-  /** Who may see the page: addresses, CIDRs or named ranges, matched against the corrected client address. Others get a 404. */
+  /** Who may see the page: addresses, CIDRs or named ranges. Others get a 404. */
   allow?: string | readonly string[]
+  /** What `allow` is matched against: the corrected client address (default) or the socket peer. */
+  allowBy?: 'client' | 'peer'
   /** The settings the page quotes. */
   settings?: WhoamiSettings
 }
@@ -159,10 +161,13 @@ function compileAllow (allow: unknown): Trust | null {
 
 const plugin: FastifyPluginAsync<WhoamiOptions> = async (fastify, opts) => {
   const allow = compileAllow(opts.allow)
+  const by = opts.allowBy ?? 'client'
+  if (by !== 'client' && by !== 'peer') invalidOption('allowBy', by, "must be 'client' or 'peer'")
   const settings = opts.settings ?? {}
   const handler = async (request: FastifyRequest, reply: FastifyReply): Promise<string | WhoamiInfo> => {
     if (allow !== null) {
-      const ip = viewOf(request).ip
+      const view = viewOf(request)
+      const ip = by === 'peer' ? view.original.ip : view.ip
       if (!allow.test(ip === undefined ? null : parseIp(ip), 0)) return reply.callNotFound() as unknown as string
     }
     const info = whoamiInfo(request, settings)
