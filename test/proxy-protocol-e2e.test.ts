@@ -9,6 +9,7 @@ import path from 'node:path'
 import Fastify from 'fastify'
 import { proxyProtocolServer } from '../lib/proxy-protocol/server'
 import { kProxyProtocol } from '../lib/proxy-protocol/listener'
+import { proxyFix } from '../lib/proxy-fix'
 import { exchange } from './proxy-protocol-client'
 
 // HAProxy 2.6 (send-proxy, send-proxy-v2 with CRC32C and a unique ID, send-proxy-v2-ssl) and
@@ -101,9 +102,11 @@ function get (url: string, localAddress: string, servername?: string): Promise<{
 async function app (t: Tap.Test): Promise<{ port: number, lines: string[] }> {
   const lines: string[] = []
   const server = Fastify({ serverFactory: proxyProtocolServer({ from: [HAPROXY_SOURCE, NGINX_SOURCE], logger: { warn: (_o, msg) => { lines.push(msg) } } }) })
+  await server.register(proxyFix, { trust: [HAPROXY_SOURCE, NGINX_SOURCE] })
   server.get('/*', async (request) => {
-    const info = (request.raw.socket as any)[kProxyProtocol]
-    return { url: request.url, socket: request.ip, pp: info === undefined ? null : { ...info, tlvs: { ...info.tlvs, raw: info.tlvs.raw.map((x: any) => x.type), uniqueId: info.tlvs.uniqueId?.toString('latin1') } } }
+    const info = request.proxy.proxyProtocol as any
+    if (info !== (request.raw.socket as any)[kProxyProtocol]) throw new Error('request.proxy.proxyProtocol is not the socket\'s object')
+    return { url: request.url, ip: request.ip, socket: request.proxy.original.ip, pp: info === null ? null : { ...info, tlvs: { ...info.tlvs, raw: info.tlvs.raw.map((x: any) => x.type), uniqueId: info.tlvs.uniqueId?.toString('latin1') } } }
   })
   await server.listen({ host: '127.0.0.1', port: 0 })
   t.teardown(() => server.close())
@@ -147,14 +150,16 @@ listen v2ssl
   await run(t, 'haproxy', haproxy as string, ['-db', '-f', conf], [p1, p2, p3])
 
   const one = await get(`http://127.0.0.1:${p1}/v1`, '127.0.0.31')
-  t.match(one.body, { url: '/v1', socket: HAPROXY_SOURCE, pp: { version: 1, family: 'TCP4', source: { address: '127.0.0.31' }, destination: { address: '127.0.0.1', port: p1 }, peer: { address: HAPROXY_SOURCE } } })
+  t.match(one.body, { url: '/v1', ip: '127.0.0.31', socket: HAPROXY_SOURCE, pp: { version: 1, family: 'TCP4', source: { address: '127.0.0.31' }, destination: { address: '127.0.0.1', port: p1 }, peer: { address: HAPROXY_SOURCE } } })
 
   const two = await get(`http://127.0.0.1:${p2}/v2`, '127.0.0.32')
+  t.equal(two.body.ip, '127.0.0.32')
   t.match(two.body.pp, { version: 2, command: 'PROXY', family: 'TCP4', source: { address: '127.0.0.32' }, destination: { port: p2 } })
   t.match(two.body.pp.tlvs, { uniqueId: /^pp-127\.0\.0\.32-\d+$/ }, 'the unique ID TLV')
   t.ok(two.body.pp.tlvs.raw.includes(0x03), 'HAProxy sent a CRC32C TLV, and it matched')
 
   const three = await get(`https://127.0.0.1:${p3}/ssl`, '127.0.0.33', 'app.example')
+  t.equal(three.body.ip, '127.0.0.33')
   t.match(three.body.pp, { version: 2, source: { address: '127.0.0.33' }, tlvs: { authority: 'app.example', alpn: 'http/1.1', ssl: { client: 1, version: /^TLSv1\.[23]$/, cipher: /\w/ } } })
   t.notOk(three.body.pp.tlvs.ssl.client & 2, 'no client certificate')
   t.comment(JSON.stringify(three.body.pp.tlvs))
@@ -193,8 +198,8 @@ stream {
 `)
   await run(t, 'nginx', nginx as string, ['-p', dir, '-c', conf, '-e', path.join(dir, 'error.log')], [port])
   const r = await get(`http://127.0.0.1:${port}/stream`, '127.0.0.41')
-  t.match(r.body, { url: '/stream', socket: NGINX_SOURCE, pp: { version: 1, family: 'TCP4', source: { address: '127.0.0.41' }, destination: { address: '127.0.0.1', port }, peer: { address: NGINX_SOURCE } } })
+  t.match(r.body, { url: '/stream', ip: '127.0.0.41', socket: NGINX_SOURCE, pp: { version: 1, family: 'TCP4', source: { address: '127.0.0.41' }, destination: { address: '127.0.0.1', port }, peer: { address: NGINX_SOURCE } } })
   const r2 = await get(`http://127.0.0.1:${port}/again`, '127.0.0.42')
-  t.match(r2.body.pp.source, { address: '127.0.0.42' })
+  t.match(r2.body, { ip: '127.0.0.42', pp: { source: { address: '127.0.0.42' } } })
   t.strictSame(lines.filter((l) => !l.includes(':' + port)), [])
 })

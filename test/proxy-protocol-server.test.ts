@@ -11,6 +11,7 @@ import tls from 'node:tls'
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify'
 import { proxyProtocolServer, withProxyProtocol, type ProxyProtocolOptions } from '../lib/proxy-protocol/server'
 import { attach, kProxyProtocol } from '../lib/proxy-protocol/listener'
+import { proxyFix } from '../lib/proxy-fix'
 import { compileList } from '../lib/trust'
 import { bodies, exchange, prefixed } from './proxy-protocol-client'
 import { inet, tlv, v2 } from './proxy-protocol-bytes'
@@ -25,10 +26,13 @@ const V1 = 'PROXY TCP4 203.0.113.5 198.51.100.1 41000 443\r\n'
 const ids = new WeakMap<object, number>()
 let nextId = 1
 
+// With proxyFix registered (trust: loopback): request.ip starts from the header's source,
+// request.proxy.original.ip is the TCP peer, request.proxy.proxyProtocol the socket's object.
 function see (request: FastifyRequest): object {
   const info = (request.raw.socket as any)[kProxyProtocol]
   if (info !== undefined && !ids.has(info)) ids.set(info, nextId++)
-  return { ip: request.ip, id: info === undefined ? null : ids.get(info), pp: info ?? null }
+  if ((info ?? null) !== request.proxy.proxyProtocol) throw new Error('request.proxy.proxyProtocol is not the socket\'s object')
+  return { ip: request.ip, original: request.proxy.original.ip, id: info === undefined ? null : ids.get(info), pp: request.proxy.proxyProtocol }
 }
 
 interface Started { app: FastifyInstance, port: number, lines: string[] }
@@ -37,6 +41,7 @@ async function start (t: Tap.Test, options: ProxyProtocolOptions = {}, fastifyOp
   const lines: string[] = []
   const factory = proxyProtocolServer({ logger: { warn: (obj, msg) => { lines.push(msg) } }, ...options })
   const app = Fastify({ serverFactory: factory, ...fastifyOptions })
+  await app.register(proxyFix)
   app.get('/', async (request) => see(request))
   await app.listen(listen)
   t.teardown(() => app.close())
@@ -49,12 +54,24 @@ test('v1 and v2 headers: the handler sees the source; bytes after the header rea
   const one = await exchange(port, [V1 + GET_CLOSE], { localAddress: '127.0.0.7' })
   const [b1] = bodies(one.data)
   t.match(b1.pp, { version: 1, command: 'PROXY', family: 'TCP4', source: { address: '203.0.113.5', port: 41000 }, destination: { address: '198.51.100.1', port: 443 }, peer: { address: '127.0.0.7' } })
-  t.equal(b1.ip, '127.0.0.7', 'request.ip is still the socket until the request adapter reads the header')
+  t.equal(b1.ip, '203.0.113.5', 'request.ip is the header\'s source')
+  t.equal(b1.original, '127.0.0.7', 'request.proxy.original.ip is the TCP peer')
   t.ok(b1.pp.peer.port > 0)
   const header = v2({ addr: inet('192.0.2.44', '10.0.0.2', 5555, 80), tlvs: [...tlv(0x01, 'http/1.1'), ...tlv(0xea, [1, ...Buffer.from('vpce-0abc')])] })
   const two = await exchange(port, [Buffer.concat([header, Buffer.from(GET_CLOSE)])], { localAddress: '127.0.0.8' })
   t.match(bodies(two.data)[0].pp, { version: 2, source: { address: '192.0.2.44', port: 5555 }, tlvs: { alpn: 'http/1.1', awsVpceId: 'vpce-0abc' }, peer: { address: '127.0.0.8' } })
   t.strictSame(lines, [])
+})
+
+test('a trusted proxy behind the balancer: X-Forwarded-For is walked from the header\'s source', async (t) => {
+  const { port } = await start(t)
+  const xff = 'GET / HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 198.51.100.9\r\nConnection: close\r\n\r\n'
+  // the header names a loopback (trusted) proxy: its X-Forwarded-For is believed
+  const trusted = await exchange(port, ['PROXY TCP4 127.0.0.50 127.0.0.1 40000 80\r\n' + xff], { localAddress: '127.0.0.7' })
+  t.match(bodies(trusted.data)[0], { ip: '198.51.100.9', original: '127.0.0.7' })
+  // the header names a client: what it sends in X-Forwarded-For is not
+  const client = await exchange(port, [V1 + xff], { localAddress: '127.0.0.7' })
+  t.match(bodies(client.data)[0], { ip: '203.0.113.5', original: '127.0.0.7' })
 })
 
 test('the header split across segments, byte by byte, and with the request in its last segment', async (t) => {
@@ -94,7 +111,7 @@ test('a forged header from a peer outside `from` is never believed', async (t) =
     t.match(r.data, /^HTTP\/1\.1 400 Bad Request/)
     t.notMatch(r.data, /203\.0\.113\.5/)
     const plain = await exchange(port, [GET_CLOSE], { localAddress: '127.0.0.66' })
-    t.strictSame(bodies(plain.data)[0], { ip: '127.0.0.66', id: null, pp: null })
+    t.strictSame(bodies(plain.data)[0], { ip: '127.0.0.66', original: '127.0.0.66', id: null, pp: null })
     t.strictSame(lines, [])
   })
 })
@@ -109,7 +126,7 @@ test('a peer in `from` without a header', async (t) => {
   t.test('not required: served as the socket peer', async (t) => {
     const { port } = await start(t, { required: false })
     const r = await exchange(port, [GET_CLOSE], { localAddress: '127.0.0.12' })
-    t.strictSame(bodies(r.data)[0], { ip: '127.0.0.12', id: null, pp: null })
+    t.strictSame(bodies(r.data)[0], { ip: '127.0.0.12', original: '127.0.0.12', id: null, pp: null })
     const r2 = await exchange(port, [V1 + GET_CLOSE], { localAddress: '127.0.0.12' })
     t.match(bodies(r2.data)[0].pp, { source: { address: '203.0.113.5' } }, 'a header is still read when sent')
   })
@@ -163,7 +180,7 @@ test('quiet closes: a TCP check that sends nothing, an idle connection past the 
 test('LOCAL and UNKNOWN keep the socket\'s address; the header is still on the socket', async (t) => {
   const { port } = await start(t)
   const local = await exchange(port, [Buffer.concat([v2({ verCmd: 0x20, fam: 0x00 }), Buffer.from(GET_CLOSE)])], { localAddress: '127.0.0.15' })
-  t.match(bodies(local.data)[0], { ip: '127.0.0.15', pp: { command: 'LOCAL', source: null, peer: { address: '127.0.0.15' } } })
+  t.match(bodies(local.data)[0], { ip: '127.0.0.15', original: '127.0.0.15', pp: { command: 'LOCAL', source: null, peer: { address: '127.0.0.15' } } })
   const unknown = await exchange(port, ['PROXY UNKNOWN\r\n' + GET_CLOSE], { localAddress: '127.0.0.15' })
   t.match(bodies(unknown.data)[0], { ip: '127.0.0.15', pp: { family: 'UNKNOWN', source: null } })
   const unspec = await exchange(port, [Buffer.concat([v2({ fam: 0x00 }), Buffer.from(GET_CLOSE)])], { localAddress: '127.0.0.15' })
@@ -229,7 +246,7 @@ function tlsGet (port: number, head: string | Buffer, localAddress: string): Pro
 test('HTTPS: the PROXY header comes before TLS; the TLSSocket carries the info', { skip: whichOpenssl() }, async (t) => {
   const { port } = await start(t, { https: tlsFiles() })
   const r = await tlsGet(port, V1, '127.0.0.17')
-  t.match(r.body, { ip: '127.0.0.17', pp: { source: { address: '203.0.113.5' }, peer: { address: '127.0.0.17' } } })
+  t.match(r.body, { ip: '203.0.113.5', original: '127.0.0.17', pp: { source: { address: '203.0.113.5' }, peer: { address: '127.0.0.17' } } })
   // Fastify's own https option is used when the factory has none
   const viaFastify = await start(t, {}, { https: tlsFiles() })
   t.match((await tlsGet(viaFastify.port, V1, '127.0.0.17')).body, { pp: { source: { address: '203.0.113.5' } } })
@@ -341,6 +358,7 @@ test('withProxyProtocol() puts the reader in front of a server made elsewhere', 
   t.match(written, [/no PROXY protocol header/])
   t.throws(() => withProxyProtocol(http.createServer(), { https: true } as any), { code: 'FST_ERR_PROXY_FIX_INVALID_OPTION', message: /"https": true is not an option of withProxyProtocol/ })
   t.throws(() => withProxyProtocol(http.createServer(), { http2: false } as any), { message: /"http2": false is not an option of withProxyProtocol/ })
+  t.throws(() => withProxyProtocol(server), { message: 'a PROXY protocol reader is already attached to this server' }, 'one reader per server')
 })
 
 test('bad options fail at creation with FST_ERR_PROXY_FIX_INVALID_OPTION naming the option and value', async (t) => {

@@ -249,8 +249,8 @@ declare namespace fastifyProxyFix {
   export const whoami: FastifyPluginAsync<WhoamiOptions>
   /** An address and port from a PROXY protocol header, the address in canonical text (IPv6 as RFC 5952). */
   export interface ProxyProtocolEndpoint {
-    address: string
-    port: number
+    readonly address: string
+    readonly port: number
   }
 
   /** The PP2_TYPE_SSL TLV. */
@@ -284,19 +284,22 @@ declare namespace fastifyProxyFix {
 
   export type ProxyProtocolFamily = 'TCP4' | 'TCP6' | 'UDP4' | 'UDP6' | 'UNIX' | 'UNIX_DGRAM' | 'UNKNOWN'
 
-  /** What a PROXY protocol header said, on the socket under `kProxyProtocol`. */
+  /**
+   * What a PROXY protocol listener read for this connection: on the socket under `kProxyProtocol`,
+   * and as `request.proxy.proxyProtocol`.
+   */
   export interface ProxyProtocolInfo {
-    version: 1 | 2
-    command: 'PROXY' | 'LOCAL'
-    family: ProxyProtocolFamily
-    /** The client; null for LOCAL, UNKNOWN/UNSPEC and UNIX (the socket's own address stands). */
-    source: ProxyProtocolEndpoint | null
-    destination: ProxyProtocolEndpoint | null
+    readonly version: 1 | 2
+    readonly command: 'PROXY' | 'LOCAL'
+    readonly family: ProxyProtocolFamily
+    /** The client, the peer proxyFix starts from; null for LOCAL, UNKNOWN/UNSPEC and UNIX (the socket's own address stands). */
+    readonly source: ProxyProtocolEndpoint | null
+    readonly destination: ProxyProtocolEndpoint | null
     /** The paths of a v2 UNIX header. */
-    unix?: { source: string, destination: string }
-    tlvs: ProxyProtocolTlvs
+    readonly unix?: { readonly source: string, readonly destination: string }
+    readonly tlvs: ProxyProtocolTlvs
     /** The real TCP peer (the balancer); null address and port on a Unix-domain socket. */
-    peer: { address: string | null, port: number | null }
+    readonly peer: { readonly address: string | null, readonly port: number | null }
   }
 
   /** A pino-style logger (Fastify's `app.log` fits). */

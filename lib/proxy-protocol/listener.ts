@@ -5,9 +5,8 @@ import type net from 'node:net'
 import tls from 'node:tls'
 import { parseIp } from '../ip'
 import type { Trust } from '../trust'
-import { parseHeader, type Accept, type ProxyHeader } from './parse'
-
 import { kAwaitingHeader, kProxyProtocol } from '../peer'
+import { parseHeader, type Accept, type ProxyHeader } from './parse'
 
 /** The key of the parsed header on the socket (and on the TLSSocket over it). */
 export { kProxyProtocol }
@@ -45,8 +44,18 @@ function peerText (peer: Peer): string {
   return peer.address.includes(':') ? `[${peer.address}]:${peer.port}` : `${peer.address}:${peer.port}`
 }
 
-/** Installs the reader on `server` (whose 'connection' listeners are already in place). Returns it. */
+const kAttached = Symbol('fastify-proxy-fix.proxyProtocolReader')
+
+/**
+ * Installs the reader on `server` (whose own 'connection' listeners are already in place). Returns
+ * it. Listeners added later run as the socket arrives: such a socket is marked kAwaitingHeader
+ * until its header is in (lib/peer.ts reads the peer on demand then).
+ */
 export function attach<S extends net.Server> (server: S, cfg: ListenerConfig): S {
+  const marked = server as S & { [kAttached]?: true }
+  // a second reader would read a second header: the client's first bytes
+  if (marked[kAttached] === true) throw new TypeError('a PROXY protocol reader is already attached to this server')
+  marked[kAttached] = true
   const downstream = server.listeners('connection') as Listener[]
   server.removeAllListeners('connection')
   const pending = new Set<net.Socket>()
@@ -100,7 +109,7 @@ export function attach<S extends net.Server> (server: S, cfg: ListenerConfig): S
     const done = (): void => {
       clearTimeout(timer)
       pending.delete(socket)
-      delete socket[kAwaitingHeader]
+      socket[kAwaitingHeader] = false
       socket.removeListener('data', onData)
       socket.removeListener('end', onEnd)
       socket.removeListener('error', onError)

@@ -356,11 +356,15 @@ function checkPlugins (s: Settings, pick: (key: Key) => [unknown, string] | unde
   if (s.proxyProtocol !== null) {
     const from = proxyFrom(s)
     if (from === null) throw new CliError(`${pick('proxyProtocol')?.[1] as string} needs --proxy-allow-from when --trust is not an address list: name the load balancer`)
-    try {
-      compileList(from, s.rangesFile === null ? undefined : loadRangesFile(s.rangesFile))
-    } catch (err) {
-      const e = err as TrustError
-      bad(pick('proxyAllowFrom')?.[1] ?? pick('trust')?.[1] ?? 'FORWARDED_ALLOW_IPS', e.entry, e.message)
+    // a list taken from --trust was checked as proxyFix's trust above
+    if (s.proxyAllowFrom !== null) {
+      const name = (pick('proxyAllowFrom') as [unknown, string])[1]
+      try {
+        compileList(s.proxyAllowFrom, s.rangesFile === null ? undefined : loadRangesFile(s.rangesFile))
+      } catch (err) {
+        const e = err as TrustError
+        bad(name, e.entry, e.message)
+      }
     }
   } else if (s.proxyAllowFrom !== null) throw new CliError(`${pick('proxyAllowFrom')?.[1] as string} needs --proxy-protocol`)
 }
