@@ -145,10 +145,41 @@ declare namespace fastifyProxyFix {
 
   /** Who may see the whoami page, and what it quotes. */
   export interface WhoamiOptions {
-    /** Addresses, CIDRs or named ranges matched against the corrected client address; others get a 404. @default everyone */
+    /** Addresses, CIDRs or named ranges matched against the corrected client address (or the socket peer, see `allowBy`); others get a 404. @default everyone */
     allow?: string | readonly (NamedRange | (string & {}))[]
+    /** What `allow` is matched against: the corrected client address, or the socket peer. @default 'client' */
+    allowBy?: 'client' | 'peer'
     /** The settings the page quotes under "Configuration" and in its explanations. */
     settings?: { trust?: Trust, peers?: SharedOptions['peers'], hostHeader?: string | null, allowedHosts?: unknown, forwarded?: boolean }
+  }
+
+  /** One hop of the chain on the whoami page, from the socket (hop 0) outwards. */
+  export interface WhoamiHop {
+    hop: number
+    address: string
+    /** `'socket'` or the header it was read from. */
+    from: string
+    /** `forged`: left of the client in a header a trusted proxy passed on, so written by an untrusted party. */
+    role: 'trusted proxy' | 'client' | 'ignored' | 'forged'
+  }
+
+  /** The whoami page's JSON form (`Accept: application/json`), documented in docs/whoami.md. */
+  export interface WhoamiReport {
+    verdict: 'ok' | 'misconfigured' | 'spoofable'
+    /** The verdict's reason, one sentence. */
+    reason: string
+    suggestion: { options: Record<string, unknown>, flags: string, note: string }
+    warnings: Array<{ code: string, message: string }>
+    /** The X-Forwarded-Prefix value the absolute URL lacks, or null. */
+    lostPrefix: string | null
+    pid: number
+    socket: { ip: string | null, host: string, protocol: string }
+    corrected: { ip: string | null, ips: string[], host: string, hostname: string, port: number | null, protocol: string, prefix: string, url: string }
+    trusted: boolean
+    hops: WhoamiHop[]
+    headers: Record<string, string>
+    why: string[]
+    config: Record<string, unknown>
   }
 
   /** Makes one server per bind around Fastify's handler, like Fastify's `serverFactory` (with the TLS options when given). */

@@ -5,16 +5,15 @@ import { parseIp } from '../ip'
 import type { ProxyView } from '../view'
 import { planHeaders, viewOf } from '../request-getters'
 import { compileList, type Trust } from '../trust'
+import { advise, type Advice, type Hop } from './whoami-verdict'
+import { renderHtml } from './whoami-page'
+
+export { escapeHtml, renderHtml } from './whoami-page'
 
 const RELEVANT = ['host', 'forwarded', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port',
   'x-forwarded-prefix', 'x-real-ip', 'via']
 
-export interface Hop {
-  hop: number
-  address: string
-  from: string
-  role: 'trusted proxy' | 'client' | 'ignored'
-}
+export type { Hop } from './whoami-verdict'
 
 /** The chain from the socket outwards, each hop labelled as the resolution treated it. */
 export function hopsOf (view: ProxyView, headers: Record<string, string | string[] | undefined>): Hop[] {
@@ -27,7 +26,8 @@ export function hopsOf (view: ProxyView, headers: Record<string, string | string
   // view.ips runs from the socket (left out for a Unix-socket peer) to the client: every hop
   // before the client was trusted.
   const client = Math.max(0, view.ips.length - (original.ip === undefined ? 0 : 1))
-  for (const h of hops) h.role = h.hop < client ? 'trusted proxy' : h.hop === client ? 'client' : 'ignored'
+  // Left of the client, an address a trusted proxy passed on was written by an untrusted party.
+  for (const h of hops) h.role = h.hop < client ? 'trusted proxy' : h.hop === client ? 'client' : view.trusted && parseIp(h.address) !== null ? 'forged' : 'ignored'
   return hops
 }
 
@@ -40,7 +40,7 @@ export interface WhoamiSettings {
   forwarded?: boolean
 }
 
-export interface WhoamiInfo {
+export interface WhoamiInfo extends Advice {
   pid: number
   socket: { ip: string | null, host: string, protocol: string }
   corrected: { ip: string | null, ips: string[], host: string, hostname: string, port: number | null, protocol: string, prefix: string, url: string }
@@ -84,7 +84,7 @@ export function whoamiInfo (request: FastifyRequest, settings: WhoamiSettings): 
     } else if (hops.length > 1) {
       why.push('X-Forwarded-For gave no usable client address, so the socket peer is the client.')
     }
-    const ignored = hops.filter((h) => h.role === 'ignored').length
+    const ignored = hops.filter((h) => h.role === 'ignored' || h.role === 'forged').length
     if (ignored > 0) why.push(`${ignored} X-Forwarded-For value${ignored === 1 ? ' was' : 's were'} left of the client: anyone could have written ${ignored === 1 ? 'it' : 'them'}, so ignored.`)
     if (view.protocol !== original.protocol) why.push(`The scheme is ${view.protocol}, from the proxy's headers.`)
     const hostHeader = settings.hostHeader?.toLowerCase()
@@ -92,7 +92,19 @@ export function whoamiInfo (request: FastifyRequest, settings: WhoamiSettings): 
     if (view.prefix !== '') why.push(`The prefix is ${view.prefix}, from X-Forwarded-Prefix.`)
   }
   if (headers.forwarded !== undefined && settings.forwarded !== true) why.push('The Forwarded header is not read (X-Forwarded-* are).')
+  const advice = advise({
+    peer: original.ip ?? null,
+    trusted: view.trusted,
+    hops,
+    headers,
+    trust: settings.trust,
+    peers: settings.peers,
+    forwarded: settings.forwarded === true,
+    notices: view.notices,
+    prefix: view.prefix
+  })
   return {
+    ...advice,
     pid: process.pid,
     socket: { ip: original.ip ?? null, host: original.host, protocol: original.protocol },
     corrected: {
@@ -113,36 +125,6 @@ export function whoamiInfo (request: FastifyRequest, settings: WhoamiSettings): 
   }
 }
 
-const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }
-
-export function escapeHtml (value: unknown): string {
-  return String(value).replace(/[&<>"']/g, (c) => ESCAPES[c])
-}
-
-function rows (record: Record<string, unknown>): string {
-  return Object.entries(record)
-    .map(([k, v]) => `<tr><th>${escapeHtml(k)}</th><td>${escapeHtml(Array.isArray(v) ? v.join(', ') : v)}</td></tr>`).join('')
-}
-
-export function renderHtml (info: WhoamiInfo): string {
-  const { url: _url, ...corrected } = info.corrected
-  const hops = info.hops.map((h) => `<tr class="${h.role === 'ignored' ? 'ignored' : ''}"><td>${h.hop}</td><td>${escapeHtml(h.address)}</td><td>${escapeHtml(h.from)}</td><td>${escapeHtml(h.role)}</td></tr>`).join('')
-  return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>whoami: fastify-proxy-fix</title>
-<style>body{font:15px system-ui,sans-serif;margin:2em;max-width:60em}table{border-collapse:collapse;margin-bottom:1.5em}th,td{border:1px solid #ccc;padding:.3em .6em;text-align:left;font-family:ui-monospace,monospace}.ignored{color:#999;text-decoration:line-through}</style>
-</head><body>
-<h1>whoami</h1>
-<p>Absolute URL of this page: <code>${escapeHtml(info.corrected.url)}</code></p>
-<h2>Why</h2><ul>${info.why.map((w) => `<li>${escapeHtml(w)}</li>`).join('')}</ul>
-<h2>The socket's view</h2><table>${rows(info.socket)}</table>
-<h2>The corrected view</h2><table>${rows({ ...corrected, trusted: info.trusted })}</table>
-<h2>Hops, from the socket outwards</h2><table><tr><th>hop</th><th>address</th><th>from</th><th>role</th></tr>${hops}</table>
-<h2>Request headers</h2><table>${rows(info.headers)}</table>
-<h2>Configuration</h2><table>${rows({ ...info.config, pid: info.pid })}</table>
-</body></html>
-`
-}
-
 /** HTML when the client ranks text/html above application/json (a browser), JSON otherwise. */
 export function wantsHtml (accept: string | undefined): boolean {
   if (accept === undefined) return false
@@ -159,8 +141,10 @@ export function wantsHtml (accept: string | undefined): boolean {
 }
 
 export interface WhoamiOptions {
-  /** Who may see the page: addresses, CIDRs or named ranges, matched against the corrected client address. Others get a 404. */
+  /** Who may see the page: addresses, CIDRs or named ranges. Others get a 404. */
   allow?: string | readonly string[]
+  /** What `allow` is matched against: the corrected client address (default) or the socket peer. */
+  allowBy?: 'client' | 'peer'
   /** The settings the page quotes. */
   settings?: WhoamiSettings
 }
@@ -177,10 +161,13 @@ function compileAllow (allow: unknown): Trust | null {
 
 const plugin: FastifyPluginAsync<WhoamiOptions> = async (fastify, opts) => {
   const allow = compileAllow(opts.allow)
+  const by = opts.allowBy ?? 'client'
+  if (by !== 'client' && by !== 'peer') invalidOption('allowBy', by, "must be 'client' or 'peer'")
   const settings = opts.settings ?? {}
   const handler = async (request: FastifyRequest, reply: FastifyReply): Promise<string | WhoamiInfo> => {
     if (allow !== null) {
-      const ip = viewOf(request).ip
+      const view = viewOf(request)
+      const ip = by === 'peer' ? view.original.ip : view.ip
       if (!allow.test(ip === undefined ? null : parseIp(ip), 0)) return reply.callNotFound() as unknown as string
     }
     const info = whoamiInfo(request, settings)

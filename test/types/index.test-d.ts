@@ -1,6 +1,6 @@
 import fastify, { type FastifyInstance, type FastifyRequest } from 'fastify'
 import { expectAssignable, expectError, expectType } from 'tsd'
-import fastifyProxyFix, { hostRewrite, mountApp, proxyFix, optionsSchema, serve, whoami, proxyProtocolServer, withProxyProtocol, kProxyProtocol, type MountAppOptions, type ProxyInfo, type ProxyFixOptions, type ProxyProtocolInfo, type ProxyProtocolLogger, type Served, type ServeOptions } from '../..'
+import fastifyProxyFix, { hostRewrite, mountApp, proxyFix, optionsSchema, serve, whoami, proxyProtocolServer, withProxyProtocol, kProxyProtocol, type MountAppOptions, type ProxyInfo, type ProxyFixOptions, type ProxyProtocolInfo, type ProxyProtocolLogger, type Served, type ServeOptions, type WhoamiReport } from '../..'
 import { createServer, type Server as HttpServer } from 'node:http'
 import type { Http2SecureServer } from 'node:http2'
 import express from 'express'
@@ -76,6 +76,12 @@ serve({}).then(async (served) => {
 app.register(whoami, { prefix: '/_whoami', allow: ['loopback', '10.0.0.0/8'] })
 app.register(whoami, { allow: 'unix', settings: { trust: 'loopback' } })
 expectError(app.register(whoami, { allow: 42 }))
+app.register(whoami, { allow: 'loopback', allowBy: 'peer' })
+expectError(app.register(whoami, { allowBy: 'socket' }))
+declare const report: WhoamiReport
+expectType<'ok' | 'misconfigured' | 'spoofable'>(report.verdict)
+expectType<'trusted proxy' | 'client' | 'ignored' | 'forged'>(report.hops[0].role)
+expectType<string>(report.suggestion.flags)
 // PROXY protocol
 const pp = proxyProtocolServer({ from: ['10.0.0.5', 'unix'], version: 'v2', required: true, headerTimeout: 5000 })
 const ppApp = fastify({ serverFactory: pp })
