@@ -11,6 +11,10 @@ import { main, serve } from '../lib/server/index'
 import { rangesCommand } from '../lib/server/ranges-command'
 import { fixOptions, resolveSettings, type Key } from '../lib/server/settings'
 import { PROVIDERS } from '../lib/provider-ranges'
+import { compileOptions } from '../lib/options'
+import { makePeer } from '../lib/peer'
+import { resolve } from '../lib/resolve'
+import { hopsOf } from '../lib/server/whoami'
 
 function settingsOf (argv: string[], env: NodeJS.ProcessEnv = {}) {
   const cl = parseCommandLine(argv)
@@ -103,4 +107,14 @@ test('fastify-proxy-fix ranges: the presets with their dates; --update writes FI
   bodies['/fastly-ok'] = JSON.stringify({ addresses: PROVIDERS.fastly.ranges.filter((r) => !r.includes(':')), ipv6_addresses: [] })
   const all = await rangesCommand(['--update', file], { stdout: () => {} }, { cloudflareV4: `${base}/v4`, cloudflareV6: `${base}/v6`, aws: `${base}/aws`, fastly: `${base}/fastly-ok` })
   t.equal(all, 0, 'every list updated: exit 0')
+})
+
+test('hopsOf behind the PROXY protocol: the balancer as the socket, the header source next', async (t) => {
+  const plan = compileOptions({ trust: '10.0.0.0/8' }, 'proxyFix')
+  const peer = makePeer('203.0.113.9', false, '127.0.0.3', { source: { address: '203.0.113.9', port: 4000 } })
+  const headers = { 'x-forwarded-for': '6.6.6.6' }
+  t.strictSame(hopsOf(resolve(peer, false, headers, plan, undefined), headers).map((h) => `${h.address}:${h.from}:${h.role}`),
+    ['127.0.0.3:socket:trusted proxy', '203.0.113.9:PROXY protocol:client', '6.6.6.6:X-Forwarded-For:ignored'])
+  const unixBalancer = makePeer('203.0.113.9', false, undefined, { source: { address: '203.0.113.9', port: 4000 } })
+  t.equal(hopsOf(resolve(unixBalancer, false, {}, plan, undefined), {})[0].address, 'unix socket')
 })

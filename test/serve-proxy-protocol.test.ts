@@ -46,6 +46,7 @@ test('HAProxy send-proxy / send-proxy-v2 in front of serve --proxy-protocol', { 
     t.equal(reply.status, 200, `${version}: answered`)
     t.equal(reply.body.corrected.ip, '127.0.0.7', `${version}: whoami shows the client's alias from the PROXY header, not its forged X-Forwarded-For`)
     t.equal(reply.body.socket.ip, '127.0.0.3', `${version}: and HAProxy as the TCP peer`)
+    t.match(reply.body.hops, [{ address: '127.0.0.3', from: 'socket', role: 'trusted proxy' }, { address: '127.0.0.7', from: 'PROXY protocol', role: 'client' }, { address: '6.6.6.6', from: 'X-Forwarded-For', role: 'ignored' }], `${version}: the chain shows the PROXY hop`)
     const direct = await call(`http://127.0.0.1:${appPort}/`, '127.0.0.5', { accept: 'application/json' }).catch((err: Error) => err)
     t.ok(direct instanceof Error, `${version}: straight to serve from outside --proxy-allow-from: closed without a response`)
   }

@@ -18,16 +18,21 @@ export type { Hop } from './whoami-verdict'
 /** The chain from the socket outwards, each hop labelled as the resolution treated it. */
 export function hopsOf (view: ProxyView, headers: Record<string, string | string[] | undefined>): Hop[] {
   const original = view.original
-  const hops: Hop[] = [{ hop: 0, address: original.ip ?? 'unix socket', from: 'socket', role: 'client' }]
+  // Behind the PROXY protocol the walk starts from the header's source; the balancer is the socket.
+  const source = view.proxyProtocol?.source ?? null
+  const hops: Hop[] = [source === null
+    ? { hop: 0, address: original.ip ?? 'unix socket', from: 'socket', role: 'client' }
+    : { hop: 0, address: source.address, from: 'PROXY protocol', role: 'client' }]
   const raw = headers['x-forwarded-for']
   const text = Array.isArray(raw) ? raw.join(', ') : raw ?? ''
   const entries = text.split(',').map((s) => s.trim()).filter((s) => s !== '').reverse()
   for (let i = 0; i < entries.length; i++) hops.push({ hop: i + 1, address: entries[i], from: 'X-Forwarded-For', role: 'ignored' })
   // view.ips runs from the socket (left out for a Unix-socket peer) to the client: every hop
   // before the client was trusted.
-  const client = Math.max(0, view.ips.length - (original.ip === undefined ? 0 : 1))
+  const client = Math.max(0, view.ips.length - (source === null && original.ip === undefined ? 0 : 1))
   // Left of the client, an address a trusted proxy passed on was written by an untrusted party.
   for (const h of hops) h.role = h.hop < client ? 'trusted proxy' : h.hop === client ? 'client' : view.trusted && parseIp(h.address) !== null ? 'forged' : 'ignored'
+  if (source !== null) hops.unshift({ hop: 0, address: original.ip ?? 'unix socket', from: 'socket', role: 'trusted proxy' })
   return hops
 }
 
