@@ -115,6 +115,6 @@ test('hopsOf behind the PROXY protocol: the balancer as the socket, the header s
   const headers = { 'x-forwarded-for': '6.6.6.6' }
   t.strictSame(hopsOf(resolve(peer, false, headers, plan, undefined), headers).map((h) => `${h.address}:${h.from}:${h.role}`),
     ['127.0.0.3:socket:trusted proxy', '203.0.113.9:PROXY protocol:client', '6.6.6.6:X-Forwarded-For:ignored'])
-  const unixBalancer = makePeer('203.0.113.9', false, undefined, { source: { address: '203.0.113.9', port: 4000 } })
+  const unixBalancer = { ...makePeer('203.0.113.9'), socketAddress: undefined, proxyProtocol: { source: { address: '203.0.113.9', port: 4000 } } }
   t.equal(hopsOf(resolve(unixBalancer, false, {}, plan, undefined), {})[0].address, 'unix socket')
 })
