@@ -122,3 +122,9 @@ export function warningsOn (request: FastifyRequest): boolean {
   const fix = (request.server as unknown as Slots)[kPlan.proxyFix] as Plan | undefined
   return fix?.warnings ?? true
 }
+
+/** The options proxyFix was registered with in this request's scope, or null. */
+export function scopeOptions (request: FastifyRequest): Readonly<Record<string, unknown>> | null {
+  const fix = (request.server as unknown as Slots)[kPlan.proxyFix] as Plan | undefined
+  return fix === undefined ? null : fix.options
+}

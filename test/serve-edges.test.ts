@@ -118,3 +118,22 @@ test('hopsOf behind the PROXY protocol: the balancer as the socket, the header s
   const unixBalancer = { ...makePeer('203.0.113.9'), socketAddress: undefined, proxyProtocol: { source: { address: '203.0.113.9', port: 4000 } } }
   t.equal(hopsOf(resolve(unixBalancer, false, {}, plan, undefined), {})[0].address, 'unix socket')
 })
+
+test('whoami as a plugin: the scope\'s proxyFix options stand in for serve\'s; a Forwarded chain is drawn from Forwarded', async (t) => {
+  const Fastify = (await import('fastify')).default
+  const { proxyFix } = await import('../lib/proxy-fix')
+  const { whoami } = await import('../lib/server/whoami')
+  const app = Fastify()
+  await app.register(proxyFix, { trust: true, forwarded: true })
+  await app.register(whoami)
+  const res = await app.inject({ url: '/', remoteAddress: '203.0.113.1', headers: { accept: 'application/json', forwarded: 'for=6.6.6.6, for="[2001:db8::7]:443";proto=https' } })
+  const body = res.json()
+  t.equal(body.verdict, 'spoofable', 'trust: true, known from the plugin registration')
+  t.match(body.hops, [{ address: '203.0.113.1', from: 'socket' }, { address: '[2001:db8::7]:443', from: 'Forwarded', role: 'trusted proxy' }, { address: '6.6.6.6', from: 'Forwarded', role: 'client' }])
+  t.match(body.why.join(' '), /Forwarded was walked from the right/)
+  const broken = await app.inject({ url: '/', remoteAddress: '203.0.113.1', headers: { accept: 'application/json', forwarded: 'for="unterminated, for=198.51.100.2' } })
+  t.match(broken.json().hops, [{ from: 'socket' }, { address: '198.51.100.2', from: 'Forwarded' }], 'a broken header: its tail, as the walk reads it')
+  const none = await app.inject({ url: '/', remoteAddress: '203.0.113.1', headers: { accept: 'application/json', forwarded: 'proto=https' } })
+  t.match(none.json().hops, [{ from: 'socket' }, { address: 'unknown', from: 'Forwarded' }])
+  await app.close()
+})

@@ -179,7 +179,7 @@ test('the whoami plugin: JSON and escaped HTML, why, and who may see it', async 
   // allow: the corrected client must be listed; others get a plain 404.
   t.equal((await f.inject({ url: '/_private', remoteAddress: '127.0.0.1' })).statusCode, 404)
   t.equal((await f.inject({ url: '/_private', remoteAddress: '127.0.0.1', headers: { 'x-forwarded-for': '10.1.2.3' } })).statusCode, 200)
-  t.match((await f.inject({ url: '/_private', remoteAddress: '10.1.2.3' })).json().why[0], '(trust (proxyFix default))')
+  t.match((await f.inject({ url: '/_private', remoteAddress: '10.1.2.3' })).json().why[0], '(trust 127.0.0.0/8,unix)', 'no settings given: the scope\'s proxyFix options are quoted')
   t.equal((await f.inject({ url: '/_unix', remoteAddress: '127.0.0.1' })).statusCode, 404)
   const dir = tmpdir(t)
   await f.listen({ path: path.join(dir, 'w.sock') })

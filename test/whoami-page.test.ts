@@ -40,7 +40,7 @@ test('trusted with a forged entry left of the client: ok, the forged hop shown',
   const res = await f.inject({ url: '/', remoteAddress: '127.0.0.2', headers: { accept: 'text/html', 'x-forwarded-for': '6.6.6.6, 203.0.113.9' } })
   t.match(res.body, 'data-verdict="ok"')
   t.match(res.body, /<li class="forged" data-role="forged"><span class="addr">6\.6\.6\.6<\/span><span class="from">X-Forwarded-For, hop 2<\/span>/)
-  t.match(res.body, '<pre id="suggest-flags">fastify-proxy-fix serve</pre>', 'no settings quoted: nothing to add')
+  t.match(res.body, '<pre id="suggest-flags">fastify-proxy-fix serve --trust 127.0.0.2</pre>', 'no settings given to whoami: the plugin\'s own registration is quoted')
   t.match(res.body, 'None for this request.')
 })
 

@@ -3,7 +3,8 @@ import fp from 'fastify-plugin'
 import { invalidOption } from '../errors'
 import { parseIp } from '../ip'
 import type { ProxyView } from '../view'
-import { planHeaders, viewOf } from '../request-getters'
+import { planHeaders, scopeOptions, viewOf } from '../request-getters'
+import { forwardedTail, parseForwarded } from '../forwarded'
 import { compileList, type Trust } from '../trust'
 import { advise, type Advice, type Hop } from './whoami-verdict'
 import { renderHtml } from './whoami-page'
@@ -16,17 +17,25 @@ const RELEVANT = ['host', 'forwarded', 'x-forwarded-for', 'x-forwarded-proto', '
 export type { Hop } from './whoami-verdict'
 
 /** The chain from the socket outwards, each hop labelled as the resolution treated it. */
-export function hopsOf (view: ProxyView, headers: Record<string, string | string[] | undefined>): Hop[] {
+/** The addresses of the forwarded header the walk read, nearest first. */
+function entriesOf (headers: Record<string, string | string[] | undefined>, forwarded: boolean): string[] {
+  const name = forwarded ? 'forwarded' : 'x-forwarded-for'
+  const raw = headers[name]
+  const text = Array.isArray(raw) ? raw.join(', ') : raw ?? ''
+  if (!forwarded) return text.split(',').map((s) => s.trim()).filter((s) => s !== '').reverse()
+  return (parseForwarded(text, 32) ?? forwardedTail(text)).map((el) => el.for ?? 'unknown').reverse()
+}
+
+export function hopsOf (view: ProxyView, headers: Record<string, string | string[] | undefined>, forwarded = false): Hop[] {
   const original = view.original
   // Behind the PROXY protocol the walk starts from the header's source; the balancer is the socket.
   const source = view.proxyProtocol?.source ?? null
   const hops: Hop[] = [source === null
     ? { hop: 0, address: original.ip ?? 'unix socket', from: 'socket', role: 'client' }
     : { hop: 0, address: source.address, from: 'PROXY protocol', role: 'client' }]
-  const raw = headers['x-forwarded-for']
-  const text = Array.isArray(raw) ? raw.join(', ') : raw ?? ''
-  const entries = text.split(',').map((s) => s.trim()).filter((s) => s !== '').reverse()
-  for (let i = 0; i < entries.length; i++) hops.push({ hop: i + 1, address: entries[i], from: 'X-Forwarded-For', role: 'ignored' })
+  const entries = entriesOf(headers, forwarded)
+  const from = forwarded ? 'Forwarded' : 'X-Forwarded-For'
+  for (let i = 0; i < entries.length; i++) hops.push({ hop: i + 1, address: entries[i], from, role: 'ignored' })
   // view.ips runs from the socket (left out for a Unix-socket peer) to the client: every hop
   // before the client was trusted.
   const client = Math.max(0, view.ips.length - (source === null && original.ip === undefined ? 0 : 1))
@@ -58,7 +67,16 @@ export interface WhoamiInfo extends Advice {
 
 const label = (v: unknown): string => v === undefined ? '(proxyFix default)' : Array.isArray(v) ? v.join(',') : String(v)
 
-export function whoamiInfo (request: FastifyRequest, settings: WhoamiSettings): WhoamiInfo {
+export function whoamiInfo (request: FastifyRequest, given: WhoamiSettings): WhoamiInfo {
+  // what serve says it set, else what proxyFix was registered with in this scope
+  const own = scopeOptions(request) ?? {}
+  const settings: WhoamiSettings = {
+    ...given,
+    trust: given.trust ?? own.trust,
+    peers: given.peers ?? own.peers,
+    forwarded: given.forwarded ?? own.forwarded as boolean | undefined,
+    allowedHosts: given.allowedHosts ?? own.allowedHosts
+  }
   const view = viewOf(request)
   const original = view.original
   const raw = request.raw.headers
@@ -68,7 +86,8 @@ export function whoamiInfo (request: FastifyRequest, settings: WhoamiSettings): 
     // Node joins repeated lines of these headers into one string.
     if (v !== undefined) headers[name] = String(v)
   }
-  const hops = hopsOf(view, raw)
+  const hops = hopsOf(view, raw, settings.forwarded === true)
+  const family = settings.forwarded === true ? 'Forwarded' : 'X-Forwarded-For'
   const peer = original.ip ?? 'a Unix-socket peer'
   const trust = label(settings.trust)
   const counted = typeof settings.trust === 'number'
@@ -84,13 +103,13 @@ export function whoamiInfo (request: FastifyRequest, settings: WhoamiSettings): 
     const client = hops.find((h) => h.role === 'client') as Hop
     if (client.hop > 0) {
       why.push(counted
-        ? `A hop count takes X-Forwarded-For entry ${client.hop} from the right, whoever wrote the others: the client is ${client.address}.`
-        : `X-Forwarded-For was walked from the right while each hop was trusted: the client is ${client.address} (hop ${client.hop}).`)
+        ? `A hop count takes ${family} entry ${client.hop} from the right, whoever wrote the others: the client is ${client.address}.`
+        : `${family} was walked from the right while each hop was trusted: the client is ${client.address} (hop ${client.hop}).`)
     } else if (hops.length > 1) {
-      why.push('X-Forwarded-For gave no usable client address, so the socket peer is the client.')
+      why.push(`${family} gave no usable client address, so the socket peer is the client.`)
     }
     const ignored = hops.filter((h) => h.role === 'ignored' || h.role === 'forged').length
-    if (ignored > 0) why.push(`${ignored} X-Forwarded-For value${ignored === 1 ? ' was' : 's were'} left of the client: anyone could have written ${ignored === 1 ? 'it' : 'them'}, so ignored.`)
+    if (ignored > 0) why.push(`${ignored} ${family} value${ignored === 1 ? ' was' : 's were'} left of the client: anyone could have written ${ignored === 1 ? 'it' : 'them'}, so ignored.`)
     if (view.protocol !== original.protocol) why.push(`The scheme is ${view.protocol}, from the proxy's headers.`)
     const hostHeader = settings.hostHeader?.toLowerCase()
     if (view.host !== original.host) why.push(`The host is ${view.host}, from ${hostHeader !== undefined && headers[hostHeader] !== undefined ? settings.hostHeader + ' (hostRewrite)' : "the proxy's headers"}.`)
