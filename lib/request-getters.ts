@@ -117,14 +117,20 @@ export function planHeaders (request: FastifyRequest): string[] {
   return names
 }
 
-/** Whether the scope's proxyFix logs misconfiguration warnings (on when there is none). */
-export function warningsOn (request: FastifyRequest): boolean {
-  const fix = (request.server as unknown as Slots)[kPlan.proxyFix] as Plan | undefined
-  return fix?.warnings ?? true
+/**
+ * The proxyFix plan of the request's scope. Only for callers that run where one must exist: the
+ * whoami plugin depends on proxyFix, and a forwarded prefix reaches a mount only through a plan.
+ */
+function scopePlan (request: FastifyRequest): Plan {
+  return (request.server as unknown as Slots)[kPlan.proxyFix] as Plan
 }
 
-/** The options proxyFix was registered with in this request's scope, or null. */
-export function scopeOptions (request: FastifyRequest): Readonly<Record<string, unknown>> | null {
-  const fix = (request.server as unknown as Slots)[kPlan.proxyFix] as Plan | undefined
-  return fix === undefined ? null : fix.options
+/** Whether the scope's proxyFix logs misconfiguration warnings. */
+export function warningsOn (request: FastifyRequest): boolean {
+  return scopePlan(request).warnings
+}
+
+/** The options proxyFix was registered with in this request's scope. */
+export function scopeOptions (request: FastifyRequest): Readonly<Record<string, unknown>> {
+  return scopePlan(request).options
 }

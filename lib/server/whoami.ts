@@ -69,7 +69,7 @@ const label = (v: unknown): string => v === undefined ? '(proxyFix default)' : A
 
 export function whoamiInfo (request: FastifyRequest, given: WhoamiSettings): WhoamiInfo {
   // what serve says it set, else what proxyFix was registered with in this scope
-  const own = scopeOptions(request) ?? {}
+  const own = scopeOptions(request)
   const settings: WhoamiSettings = {
     ...given,
     trust: given.trust ?? own.trust,
