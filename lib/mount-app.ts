@@ -9,7 +9,7 @@ import { checkPrefix, remainder, routerFlags } from './mount-path'
 import { addMethods, claimRoutes, yieldTo } from './mount-routes'
 import { appMatching, buildShadow, printedRoutes, shadowed, type Shadow } from './mount-shadow'
 import { appTrustPlan, correctedOf, hostIsHostname, setCorrected, type Source } from './mount-values'
-import { compileOptions, type Plan } from './options'
+import { compileOptions, planNotices, type Plan } from './options'
 import { attach, planHeaders, warningsOn } from './request-getters'
 import { lostPrefix } from './warnings'
 
@@ -206,7 +206,7 @@ const plugin: FastifyPluginAsync<Record<string, unknown>> = async (fastify, opts
   fastify.register(function mountScope (scope, _opts, next) {
     if (own !== null) {
       attach(scope, own)
-      if (own.trust.kind === 'all') scope.log.warn('mountApp: trust is true, so every peer is trusted and any client can forge its IP, scheme and host')
+      for (const [level, code, message] of planNotices(own, 'mountApp')) scope.log[level](code, message)
     }
     scope.removeAllContentTypeParsers()
     scope.addContentTypeParser('*', passThrough)

@@ -314,9 +314,8 @@ export function compileOptions (input: unknown, plugin: PluginName): Plan {
  * What a plugin logs once at registration about its plan: [level, message]. Trusting every peer,
  * or counting hops from any peer, lets any client forge its IP, scheme and host.
  */
-export function planNotices (plan: Plan): Array<['warn' | 'info', { code: string }, string]> {
+export function planNotices (plan: Plan, name: string = plan.plugin): Array<['warn' | 'info', { code: string }, string]> {
   const out: Array<['warn' | 'info', { code: string }, string]> = []
-  const name = plan.plugin
   if (plan.trust.kind === 'all') out.push(['warn', { code: 'FPF_W_TRUST_ALL' }, `${name}: trust is true, so every peer is trusted and any client can forge its IP, scheme and host`])
   if (plan.trust.kind === 'count' && plan.peers.kind === 'all') {
     out.push(['warn', { code: 'FPF_W_UNCHECKED_COUNT' }, `${name}: peers is true, so the hop count is believed from any peer, and a client that connects directly can forge its IP, scheme and host`])

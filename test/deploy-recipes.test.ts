@@ -5,7 +5,8 @@
 // documents, from a peer in its documented ranges, and the same headers from a peer outside them.
 import { test } from 'tap'
 import { parseCommandLine } from '../lib/server/args'
-import { fixOptions, resolveSettings, type Key } from '../lib/server/settings'
+import { resolveSettings, type Key } from '../lib/server/settings'
+import { fixOptions } from '../lib/server/proxy-settings'
 import { execFileSync } from 'node:child_process'
 import fs from 'node:fs'
 import net from 'node:net'

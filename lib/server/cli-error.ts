@@ -8,3 +8,17 @@ export function errorLine (err: unknown): string {
   if (!(err instanceof CliError) && typeof e?.code === 'string' && !message.includes(e.code)) message = `${e.code}: ${message}`
   return 'fastify-proxy-fix: ' + message.replace(/\s*\n\s*/g, ' ')
 }
+
+function shown (value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value)
+  try {
+    return JSON.stringify(value) ?? String(value)
+  } catch {
+    return String(value)
+  }
+}
+
+/** Throws the one-line error naming a setting and its value. */
+export function bad (name: string, value: unknown, why: string): never {
+  throw new CliError(`${name} ${shown(value)}: ${why}`)
+}

@@ -1,9 +1,8 @@
 import os from 'node:os'
-import { compileOptions, type Field } from '../options'
-import { loadRangesFile } from '../ranges-file'
-import { compileList, type TrustError } from '../trust'
+import type { Field } from '../options'
 import { checkPrefix } from '../mount-app'
-import { CliError } from './cli-error'
+import { bad, CliError } from './cli-error'
+import { checkPlugins } from './proxy-settings'
 import { parseBind, type Bind } from './bind-spec'
 
 /** Every setting of `serve`, after defaults, the config file, the environment and the flags. */
@@ -58,19 +57,6 @@ export const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'sile
 export type Namer = (key: Key) => string
 
 export const flagName = (key: string): string => '--' + key.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())
-
-function shown (value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value)
-  try {
-    return JSON.stringify(value) ?? String(value)
-  } catch {
-    return String(value)
-  }
-}
-
-function bad (name: string, value: unknown, why: string): never {
-  throw new CliError(`${name} ${shown(value)}: ${why}`)
-}
 
 /** An integer from min to max, given as a number or as decimal digits. */
 export function integer (name: string, value: unknown, min: number, max: number): number {
@@ -312,65 +298,4 @@ function bindsOf (src: Sources, pick: (key: Key) => [unknown, string] | undefine
   }
   if (env.HOST !== undefined && env.HOST !== '') return [{ kind: 'tcp', host: env.HOST, port: 3000 }]
   return [{ kind: 'tcp', host: '127.0.0.1', port: 3000 }]
-}
-
-/** The options of proxyFix for these settings. */
-export function fixOptions (s: Settings): Record<string, unknown> {
-  const opts: Record<string, unknown> = { trust: s.trust }
-  if (s.peers !== undefined) opts.peers = s.peers
-  if (s.hops !== null) opts.hops = s.hops
-  if (s.fields !== null) opts.fields = s.fields
-  if (s.forwarded) opts.forwarded = true
-  if (s.clientIpHeader !== null) opts.clientIpHeader = s.clientIpHeader
-  if (s.rangesFile !== null) opts.rangesFile = s.rangesFile
-  if (s.allowedHosts !== null) opts.allowedHosts = s.allowedHosts
-  if (s.strict) opts.strict = true
-  return opts
-}
-
-/** hostRewrite's options: the address trust only (a count or true has no meaning for one header). */
-export function rewriteOptions (s: Settings): Record<string, unknown> {
-  const opts: Record<string, unknown> = { trust: s.trust, header: s.hostHeader }
-  if (s.peers !== undefined) opts.peers = s.peers
-  if (s.rangesFile !== null) opts.rangesFile = s.rangesFile
-  if (s.allowedHosts !== null) opts.allowedHosts = s.allowedHosts
-  return opts
-}
-
-const OPTION_KEY: Record<string, Key> = { header: 'hostHeader' }
-
-/** Compiles the plugins' options now, so a bad value fails at startup in the flag's own name. */
-function checkPlugins (s: Settings, pick: (key: Key) => [unknown, string] | undefined): void {
-  const check = (opts: Record<string, unknown>, plugin: 'proxyFix' | 'hostRewrite'): void => {
-    try {
-      compileOptions(opts, plugin)
-    } catch (err) {
-      // The plugins' option errors read 'Invalid option "name": why': the option becomes the
-      // flag (or config key) that set it; a value nothing set came from the environment.
-      throw new CliError((err as Error).message.replace(/^Invalid option "([^".]+)(?:\.[^"]+)?": /,
-        (_m, option: string) => `${pick((OPTION_KEY[option] ?? option) as Key)?.[1] ?? 'FORWARDED_ALLOW_IPS'}: `))
-    }
-  }
-  check(fixOptions(s), 'proxyFix')
-  if (s.hostHeader !== null) check(rewriteOptions(s), 'hostRewrite')
-  if (s.proxyProtocol !== null) {
-    const from = proxyFrom(s)
-    if (from === null) throw new CliError(`${pick('proxyProtocol')?.[1] as string} needs --proxy-allow-from when --trust is not an address list: name the load balancer`)
-    // a list taken from --trust was checked as proxyFix's trust above
-    if (s.proxyAllowFrom !== null) {
-      const name = (pick('proxyAllowFrom') as [unknown, string])[1]
-      try {
-        compileList(s.proxyAllowFrom, s.rangesFile === null ? undefined : loadRangesFile(s.rangesFile))
-      } catch (err) {
-        const e = err as TrustError
-        bad(name, e.entry, e.message)
-      }
-    }
-  } else if (s.proxyAllowFrom !== null) throw new CliError(`${pick('proxyAllowFrom')?.[1] as string} needs --proxy-protocol`)
-}
-
-/** Who may send a PROXY protocol header: --proxy-allow-from, else an address-list --trust; null when neither. */
-export function proxyFrom (s: Settings): string | string[] | null {
-  if (s.proxyAllowFrom !== null) return s.proxyAllowFrom
-  return typeof s.trust === 'string' || Array.isArray(s.trust) ? s.trust as string | string[] : null
 }
