@@ -2,5 +2,5 @@
 
 module.exports = require('neostandard')({
   ts: true,
-  ignores: ['dist/**', 'coverage/**', '.tap/**', 'types/*.test-d.ts', 'test/fixtures/syntax-error.js']
+  ignores: ['dist/**', 'coverage/**', '.tap/**', 'test/fixtures/syntax-error.js']
 })

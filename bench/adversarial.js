@@ -6,8 +6,8 @@
 
 const path = require('node:path')
 const DIST = path.join(__dirname, '..', 'dist')
-const { compileOptions } = require(path.join(DIST, 'options'))
-const { resolve } = require(path.join(DIST, 'resolve'))
+const { compileOptions } = require(path.join(DIST, 'core', 'options'))
+const { resolve } = require(path.join(DIST, 'core', 'resolve'))
 
 const TARGET_US = 20
 const KIB16 = 16 * 1024

@@ -102,7 +102,7 @@ function connectHandler (req, res) {
 }
 
 function mountApp () {
-  return require(path.join(__dirname, '..', 'dist', 'mount-app.js')).mountApp
+  return require(path.join(__dirname, '..', 'dist', 'mount', 'mount-app.js')).mountApp
 }
 
 function expressApp (etag = true) {

@@ -44,10 +44,10 @@ const proxyaddr = require('proxy-addr')
 
 const DIST = path.join(__dirname, '..', 'dist')
 const lib = require(DIST)
-const { compileOptions } = require(path.join(DIST, 'options'))
+const { compileOptions } = require(path.join(DIST, 'core', 'options'))
 // The pure resolver: the package export when present, else the built module itself.
-const resolveFrom = typeof lib.resolve === 'function' ? 'dist (index export)' : 'dist/resolve.js'
-const resolveFn = typeof lib.resolve === 'function' ? lib.resolve : require(path.join(DIST, 'resolve')).resolve
+const resolveFrom = typeof lib.resolve === 'function' ? 'dist (index export)' : 'dist/core/resolve.js'
+const resolveFn = typeof lib.resolve === 'function' ? lib.resolve : require(path.join(DIST, 'core', 'resolve')).resolve
 
 function intEnv (name, def, min, max) {
   const raw = process.env[name]

@@ -6,9 +6,9 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import http from 'node:http'
 import net, { type AddressInfo } from 'node:net'
 import express from 'express'
-import { proxyFix } from '../lib/proxy-fix'
-import { hostRewrite } from '../lib/host-rewrite'
-import { mountApp } from '../lib/mount-app'
+import { proxyFix } from '../lib/fastify/proxy-fix'
+import { hostRewrite } from '../lib/fastify/host-rewrite'
+import { mountApp } from '../lib/mount/mount-app'
 
 type Json = Record<string, unknown>
 type Headers = Record<string, string | string[]>

@@ -8,9 +8,9 @@ import os from 'node:os'
 import path from 'node:path'
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify'
 import express from 'express'
-import { proxyFix } from '../lib/proxy-fix'
-import { hostRewrite } from '../lib/host-rewrite'
-import { mountApp } from '../lib/mount-app'
+import { proxyFix } from '../lib/fastify/proxy-fix'
+import { hostRewrite } from '../lib/fastify/host-rewrite'
+import { mountApp } from '../lib/mount/mount-app'
 
 // End-to-end: nginx, HAProxy and Caddy from Debian packages, run for real on loopback with
 // configs written here, in front of an in-process Fastify app. Each proxy connects to the app

@@ -11,7 +11,7 @@ import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
-import { mountApp } from '../lib/mount-app'
+import { mountApp } from '../lib/mount/mount-app'
 
 type Factory = typeof express
 type Json = Record<string, any>

@@ -1,4 +1,4 @@
-// Express's res.send in a mounted app (lib/express-send.ts). The claim: a mounted Express app
+// Express's res.send in a mounted app (lib/mount/express-send.ts). The claim: a mounted Express app
 // answers exactly as the same app served alone by http.createServer(app) (status, body and
 // headers, names compared case-insensitively; Date, Connection and Keep-Alive left out), in
 // Express 4 and 5, whichever path a response takes: sendDirect (Express's common res.send,
@@ -15,8 +15,8 @@ import net, { type AddressInfo } from 'node:net'
 import express from 'express'
 import fc from 'fast-check'
 import connect from 'connect'
-import * as expressSend from '../lib/express-send'
-import { entityTag, isExpressApp, sha1With, sendDirect, type ExpressResponse } from '../lib/express-send'
+import * as expressSend from '../lib/mount/express-send'
+import { entityTag, isExpressApp, sha1With, sendDirect, type ExpressResponse } from '../lib/mount/express-send'
 
 const express4 = require('express4') as typeof express
 const { mulberry32 } = require('./prng') as { mulberry32: (seed: number) => () => number }
@@ -24,8 +24,8 @@ const etag = require('etag') as (entity: string | Buffer, options?: { weak?: boo
 
 /** How many responses sendDirect wrote: mountApp loaded with a sendDirect that counts its successes. */
 let written = 0
-const { mountApp } = t.mockRequire('../lib/mount-app', {
-  '../lib/express-send': {
+const { mountApp } = t.mockRequire('../lib/mount/mount-app', {
+  '../lib/mount/express-send': {
     ...expressSend,
     sendDirect: (...args: Parameters<typeof sendDirect>): boolean => {
       const done = sendDirect(...args)
@@ -33,7 +33,7 @@ const { mountApp } = t.mockRequire('../lib/mount-app', {
       return done
     }
   }
-}) as typeof import('../lib/mount-app')
+}) as typeof import('../lib/mount/mount-app')
 
 type Factory = typeof express
 type Version = 4 | 5

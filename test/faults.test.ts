@@ -7,7 +7,7 @@ import http from 'node:http'
 import net from 'node:net'
 import { Writable } from 'node:stream'
 import express from 'express'
-import { mountApp, type MountHandler } from '../lib/mount-app'
+import { mountApp, type MountHandler } from '../lib/mount/mount-app'
 
 const express4 = require('express4') as typeof express
 

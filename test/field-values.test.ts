@@ -1,6 +1,6 @@
 import { test } from 'tap'
 import { createRequire } from 'node:module'
-import { parseHost, splitHost, withPort, parsePort, parseProto, parsePrefix, type HostParts } from '../lib/field-values'
+import { parseHost, splitHost, withPort, parsePort, parseProto, parsePrefix, type HostParts } from '../lib/core/field-values'
 
 test('parseHost: valid hosts', async (t) => {
   const long = 'a'.repeat(253)

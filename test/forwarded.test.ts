@@ -1,6 +1,6 @@
 import { test } from 'tap'
-import { parseForwarded, forwardedTail, MAX_TAIL, type ForwardedElement } from '../lib/forwarded'
-import { MAX_ELEMENT, MAX_ENTRIES, pick, RightCursor, trimOws } from '../lib/list'
+import { parseForwarded, forwardedTail, MAX_TAIL, type ForwardedElement } from '../lib/core/forwarded'
+import { MAX_ELEMENT, MAX_ENTRIES, pick, RightCursor, trimOws } from '../lib/core/list'
 
 /** The entries a RightCursor visits, nearest first: at most `max + 1`. */
 function rightEntries (value: string, max: number): string[] {

@@ -1,6 +1,6 @@
 import { test } from 'tap'
 import { isIP, isIPv4 } from 'node:net'
-import { parseIPv4, parseIPv6, parseIp, parseNode, UNKNOWN, formatIPv4, formatIPv6, MAX_NODE } from '../lib/ip'
+import { parseIPv4, parseIPv6, parseIp, parseNode, UNKNOWN, formatIPv4, formatIPv6, MAX_NODE } from '../lib/core/ip'
 
 // Seeded, so every run checks the same inputs.
 const { mulberry32: rng } = require('./prng') as { mulberry32: (seed: number) => () => number }

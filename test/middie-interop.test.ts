@@ -6,9 +6,9 @@ import middie from '@fastify/middie'
 import express from 'express'
 import express4 from 'express4'
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { hostRewrite } from '../lib/host-rewrite'
-import { mountApp } from '../lib/mount-app'
-import { proxyFix } from '../lib/proxy-fix'
+import { hostRewrite } from '../lib/fastify/host-rewrite'
+import { mountApp } from '../lib/mount/mount-app'
+import { proxyFix } from '../lib/fastify/proxy-fix'
 
 type Json = Record<string, any>
 type Use = (fn: (req: IncomingMessage & Json, res: ServerResponse, next: () => void) => void) => void

@@ -11,10 +11,10 @@ import path from 'node:path'
 import { Writable } from 'node:stream'
 import express from 'express'
 import connect from 'connect'
-import mountAppDefault, { mountApp, remainder, type MountHandler } from '../lib/mount-app'
-import { proxyFix } from '../lib/proxy-fix'
-import { attach } from '../lib/request-getters'
-import { compileOptions } from '../lib/options'
+import mountAppDefault, { mountApp, remainder, type MountHandler } from '../lib/mount/mount-app'
+import { proxyFix } from '../lib/fastify/proxy-fix'
+import { attach } from '../lib/fastify/request-getters'
+import { compileOptions } from '../lib/core/options'
 
 const express4 = require('express4') as typeof express
 

@@ -6,7 +6,7 @@ import { test } from 'tap'
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { mountApp } from '../lib/mount-app'
+import { mountApp } from '../lib/mount/mount-app'
 
 const FLAGS = ['ignoreDuplicateSlashes', 'ignoreTrailingSlash', 'useSemicolonDelimiter', 'caseSensitive'] as const
 type Flags = Record<typeof FLAGS[number], boolean>

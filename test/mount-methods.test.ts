@@ -12,7 +12,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http'
 import type net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
-import { mountApp } from '../lib/mount-app'
+import { mountApp } from '../lib/mount/mount-app'
 import { rawRequest } from './raw-http'
 
 const echo = (req: IncomingMessage, res: ServerResponse): void => {

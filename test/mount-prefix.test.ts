@@ -12,8 +12,8 @@ import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { Writable } from 'node:stream'
-import { mountApp } from '../lib/mount-app'
-import { proxyFix } from '../lib/proxy-fix'
+import { mountApp } from '../lib/mount/mount-app'
+import { proxyFix } from '../lib/fastify/proxy-fix'
 
 type Json = Record<string, any>
 

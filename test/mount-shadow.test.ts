@@ -8,8 +8,8 @@ import express from 'express'
 import express4 from 'express4'
 import type net from 'node:net'
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { mountApp } from '../lib/mount-app'
-import { appMatching, buildShadow, listRoutes, shadowed } from '../lib/mount-shadow'
+import { mountApp } from '../lib/mount/mount-app'
+import { appMatching, buildShadow, listRoutes, shadowed } from '../lib/mount/shadow'
 import { rawRequest } from './raw-http'
 
 const FLAGS = ['caseSensitive', 'ignoreTrailingSlash', 'ignoreDuplicateSlashes', 'useSemicolonDelimiter'] as const

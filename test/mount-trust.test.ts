@@ -6,8 +6,8 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import express from 'express'
 import express4 from 'express4'
 import { Writable } from 'node:stream'
-import { mountApp } from '../lib/mount-app'
-import { proxyFix } from '../lib/proxy-fix'
+import { mountApp } from '../lib/mount/mount-app'
+import { proxyFix } from '../lib/fastify/proxy-fix'
 
 type Json = Record<string, any>
 

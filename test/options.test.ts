@@ -1,7 +1,7 @@
 import { test } from 'tap'
 import Ajv from 'ajv'
-import { compileOptions, compileRouteOptions, optionsSchema, planNotices } from '../lib/options'
-import { show } from '../lib/errors'
+import { compileOptions, compileRouteOptions, optionsSchema, planNotices } from '../lib/core/options'
+import { show } from '../lib/core/errors'
 
 const BAD: Array<[string, Record<string, unknown> | unknown, string, RegExp]> = [
   // [case, options, plugin, message must match]

@@ -7,11 +7,11 @@ import net from 'node:net'
 import http from 'node:http'
 import Fastify, { type FastifyInstance } from 'fastify'
 import proxyaddr from 'proxy-addr'
-import { compileOptions, type Plan } from '../lib/options'
-import { resolve, type Headers } from '../lib/resolve'
-import { proxyFix } from '../lib/proxy-fix'
-import { hostRewrite } from '../lib/host-rewrite'
-import { mountApp } from '../lib/mount-app'
+import { compileOptions, type Plan } from '../lib/core/options'
+import { resolve, type Headers } from '../lib/core/resolve'
+import { proxyFix } from '../lib/fastify/proxy-fix'
+import { hostRewrite } from '../lib/fastify/host-rewrite'
+import { mountApp } from '../lib/mount/mount-app'
 
 const CI = process.env.CI !== undefined && process.env.CI !== '' && process.env.CI !== 'false'
 const RUNS = Number(process.env.FC_RUNS ?? (CI ? 10_000 : 1_000))
@@ -44,7 +44,7 @@ async function property (t: Tap.Test, name: string, prop: fc.IProperty<any> | fc
 const hex = fc.integer({ min: 0, max: 0xffff })
 const v4 = fc.tuple(fc.nat(255), fc.nat(255), fc.nat(255), fc.nat(255)).map((o) => o.join('.'))
 
-/** RFC 5952 text of eight hextets, written here independently of lib/ip.ts. */
+/** RFC 5952 text of eight hextets, written here independently of lib/core/ip.ts. */
 function rfc5952 (p: number[]): string {
   if (p.slice(0, 5).every((x) => x === 0) && p[5] === 0xffff) return `::ffff:${p[6] >> 8}.${p[6] & 255}.${p[7] >> 8}.${p[7] & 255}`
   let best = -1

@@ -7,9 +7,9 @@ import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Writable } from 'node:stream'
-import { proxyFix } from '../lib/proxy-fix'
-import { hostRewrite } from '../lib/host-rewrite'
-import proxyFixDefault from '../lib/proxy-fix'
+import { proxyFix } from '../lib/fastify/proxy-fix'
+import { hostRewrite } from '../lib/fastify/host-rewrite'
+import proxyFixDefault from '../lib/fastify/proxy-fix'
 
 function echo (app: FastifyInstance, path = '/'): void {
   app.get(path, async (req) => ({
@@ -289,8 +289,8 @@ test('hostRewrite refuses every invalid host: 400 when strict, ignored otherwise
       if (strict) t.equal(r.statusCode, 400, `strict: ${JSON.stringify(value)}`)
       else t.strictSame([r.statusCode, r.body], [200, 'internal'], `ignored: ${JSON.stringify(value)}`)
     }
-    const { resolve } = await import('../lib/resolve')
-    const { compileOptions } = await import('../lib/options')
+    const { resolve } = await import('../lib/core/resolve')
+    const { compileOptions } = await import('../lib/core/options')
     const plan = compileOptions({ header: 'x-fhost', trust: ['127.0.0.1'], strict }, 'hostRewrite')
     for (const value of invalid.filter(control)) {
       const v = resolve('127.0.0.1', false, { host: 'internal', 'x-fhost': value }, undefined, plan)

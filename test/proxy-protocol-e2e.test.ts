@@ -9,7 +9,7 @@ import path from 'node:path'
 import Fastify from 'fastify'
 import { proxyProtocolServer } from '../lib/proxy-protocol/server'
 import { kProxyProtocol } from '../lib/proxy-protocol/listener'
-import { proxyFix } from '../lib/proxy-fix'
+import { proxyFix } from '../lib/fastify/proxy-fix'
 import { exchange } from './proxy-protocol-client'
 
 // HAProxy 2.6 (send-proxy, send-proxy-v2 with CRC32C and a unique ID, send-proxy-v2-ssl) and

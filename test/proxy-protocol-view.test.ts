@@ -2,7 +2,7 @@
 import { test } from 'tap'
 import Fastify from 'fastify'
 import net from 'node:net'
-import { proxyFix } from '../lib/proxy-fix'
+import { proxyFix } from '../lib/fastify/proxy-fix'
 import { proxyProtocolServer } from '../lib/proxy-protocol/server'
 
 function send (port: number, bytes: string, localAddress = '127.0.0.1'): Promise<string> {

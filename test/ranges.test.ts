@@ -5,12 +5,12 @@ import net from 'node:net'
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { compileList } from '../lib/trust'
-import { parseIp, type Ip } from '../lib/ip'
-import { compileOptions } from '../lib/options'
-import { PROVIDERS } from '../lib/provider-ranges'
-import { loadRangesFile } from '../lib/ranges-file'
-import { parseAws, parseFastly, parseLines, updateRanges, type Sources } from '../lib/ranges-update'
+import { compileList } from '../lib/core/trust'
+import { parseIp, type Ip } from '../lib/core/ip'
+import { compileOptions } from '../lib/core/options'
+import { PROVIDERS } from '../lib/core/provider-ranges'
+import { loadRangesFile } from '../lib/core/ranges-file'
+import { parseAws, parseFastly, parseLines, updateRanges, type Sources } from '../lib/server/ranges-update'
 
 const ip = (a: string): Ip => parseIp(a) as Ip
 

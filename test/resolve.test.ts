@@ -1,7 +1,7 @@
 import { test } from 'tap'
-import { compileOptions, compileRouteOptions } from '../lib/options'
-import { resolve, type Headers } from '../lib/resolve'
-import { makePeer } from '../lib/peer'
+import { compileOptions, compileRouteOptions } from '../lib/core/options'
+import { resolve, type Headers } from '../lib/core/resolve'
+import { makePeer } from '../lib/core/peer'
 
 interface Row {
   name: string

@@ -11,10 +11,10 @@ import { main, serve } from '../lib/server/index'
 import { rangesCommand } from '../lib/server/ranges-command'
 import { resolveSettings, type Key } from '../lib/server/settings'
 import { fixOptions } from '../lib/server/proxy-settings'
-import { PROVIDERS } from '../lib/provider-ranges'
-import { compileOptions } from '../lib/options'
-import { makePeer } from '../lib/peer'
-import { resolve } from '../lib/resolve'
+import { PROVIDERS } from '../lib/core/provider-ranges'
+import { compileOptions } from '../lib/core/options'
+import { makePeer } from '../lib/core/peer'
+import { resolve } from '../lib/core/resolve'
 import { hopsOf } from '../lib/server/whoami'
 
 function settingsOf (argv: string[], env: NodeJS.ProcessEnv = {}) {
@@ -122,7 +122,7 @@ test('hopsOf behind the PROXY protocol: the balancer as the socket, the header s
 
 test('whoami as a plugin: the scope\'s proxyFix options stand in for serve\'s; a Forwarded chain is drawn from Forwarded', async (t) => {
   const Fastify = (await import('fastify')).default
-  const { proxyFix } = await import('../lib/proxy-fix')
+  const { proxyFix } = await import('../lib/fastify/proxy-fix')
   const { whoami } = await import('../lib/server/whoami')
   const app = Fastify()
   await app.register(proxyFix, { trust: true, forwarded: true })

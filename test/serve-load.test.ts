@@ -7,10 +7,10 @@ import path from 'node:path'
 import { CliError } from '../lib/server/cli-error'
 import { classify, guardListen, loadError, loadModule, OwnListenError, whereIn } from '../lib/server/load'
 import { escapeHtml, hopsOf, renderHtml, wantsHtml, whoami } from '../lib/server/whoami'
-import { proxyFix } from '../lib/proxy-fix'
-import { compileOptions } from '../lib/options'
-import { resolve } from '../lib/resolve'
-import { makePeer, type Peer } from '../lib/peer'
+import { proxyFix } from '../lib/fastify/proxy-fix'
+import { compileOptions } from '../lib/core/options'
+import { resolve } from '../lib/core/resolve'
+import { makePeer, type Peer } from '../lib/core/peer'
 
 type Json = Record<string, any>
 const fixtures = path.join(__dirname, 'fixtures')
@@ -146,7 +146,7 @@ test('hopsOf: the socket, then X-Forwarded-For from the right', async (t) => {
 test('the whoami plugin: JSON and escaped HTML, why, and who may see it', async (t) => {
   const f = Fastify()
   await f.register(proxyFix, { trust: '127.0.0.0/8,unix' })
-  await f.register(require('../lib/host-rewrite').hostRewrite, { trust: '127.0.0.0/8', header: 'x-fhost' })
+  await f.register(require('../lib/fastify/host-rewrite').hostRewrite, { trust: '127.0.0.0/8', header: 'x-fhost' })
   await f.register(whoami, { prefix: '/_whoami', settings: { trust: '127.0.0.0/8,unix', hostHeader: 'X-FHost' } })
   await f.register(whoami, { prefix: '/_private', allow: ['10.0.0.0/8'] })
   await f.register(whoami, { prefix: '/_unix', allow: 'unix' })

@@ -11,9 +11,9 @@ import { Writable } from 'node:stream'
 import proxyaddr from 'proxy-addr'
 import fastifyProxyAddr from '@fastify/proxy-addr'
 import express from 'express'
-import { proxyFix } from '../lib/proxy-fix'
-import { hostRewrite } from '../lib/host-rewrite'
-import { makePeer, onConnection, peerOf, watchServer, kProxyProtocol } from '../lib/peer'
+import { proxyFix } from '../lib/fastify/proxy-fix'
+import { hostRewrite } from '../lib/fastify/host-rewrite'
+import { makePeer, onConnection, peerOf, watchServer, kProxyProtocol } from '../lib/core/peer'
 
 interface Seen { ip: unknown, ips: unknown, host: string, protocol: string, url: string, trusted: boolean, original: unknown }
 

@@ -1,6 +1,6 @@
 import { test } from 'tap'
-import { parseIp, type Ip } from '../lib/ip'
-import { compileList, compileFunction, compileCount, TRUST_OFF, TRUST_ALL, TrustError, type Trust } from '../lib/trust'
+import { parseIp, type Ip } from '../lib/core/ip'
+import { compileList, compileFunction, compileCount, TRUST_OFF, TRUST_ALL, TrustError, type Trust } from '../lib/core/trust'
 
 function ip (s: string): Ip {
   const parsed = parseIp(s)

@@ -3,9 +3,9 @@ import { test } from 'tap'
 import Fastify, { type FastifyInstance } from 'fastify'
 import net from 'node:net'
 import { Writable } from 'node:stream'
-import { proxyFix } from '../lib/proxy-fix'
-import { lostPrefix, resetWarnings } from '../lib/warnings'
-import { mountApp } from '../lib/mount-app'
+import { proxyFix } from '../lib/fastify/proxy-fix'
+import { lostPrefix, resetWarnings } from '../lib/core/warnings'
+import { mountApp } from '../lib/mount/mount-app'
 
 async function app (opts: Record<string, unknown>): Promise<{ f: FastifyInstance, port: number, logs: Array<Record<string, unknown>> }> {
   resetWarnings()

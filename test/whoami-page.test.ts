@@ -1,6 +1,6 @@
 import { test } from 'tap'
 import Fastify from 'fastify'
-import { proxyFix } from '../lib/proxy-fix'
+import { proxyFix } from '../lib/fastify/proxy-fix'
 import { whoami } from '../lib/server/whoami'
 
 // The page as a person sees it: verdict banner, suggestion ready to copy, warnings with codes, the

@@ -1,6 +1,6 @@
 import { test } from 'tap'
 import { advise, listOf, type Hop, type VerdictInput } from '../lib/server/whoami-verdict'
-import { BOTH_FAMILIES, FORGOTTEN_PROXY, TRUST_TOO_WIDE } from '../lib/warnings'
+import { BOTH_FAMILIES, FORGOTTEN_PROXY, TRUST_TOO_WIDE } from '../lib/core/warnings'
 
 // The whoami page's verdict and suggestion, one row per situation the page must name.
 

@@ -3,9 +3,9 @@
 // onto the socket, so the HTTP (or TLS) layer sees the stream exactly as sent after the header.
 import type net from 'node:net'
 import tls from 'node:tls'
-import { parseIp } from '../ip'
-import type { Trust } from '../trust'
-import { kAwaitingHeader, kProxyProtocol } from '../peer'
+import { parseIp } from '../core/ip'
+import type { Trust } from '../core/trust'
+import { kAwaitingHeader, kProxyProtocol } from '../core/peer'
 import { parseHeader, type Accept, type ProxyHeader } from './parse'
 
 /** The key of the parsed header on the socket (and on the TLSSocket over it). */
@@ -49,7 +49,7 @@ const kAttached = Symbol('fastify-proxy-fix.proxyProtocolReader')
 /**
  * Installs the reader on `server` (whose own 'connection' listeners are already in place). Returns
  * it. Listeners added later run as the socket arrives: such a socket is marked kAwaitingHeader
- * until its header is in (lib/peer.ts reads the peer on demand then).
+ * until its header is in (lib/core/peer.ts reads the peer on demand then).
  */
 export function attach<S extends net.Server> (server: S, cfg: ListenerConfig): S {
   const marked = server as S & { [kAttached]?: true }

@@ -1,7 +1,7 @@
 // PROXY protocol header parser (HAProxy's proxy-protocol.txt, v1 section 2.1, v2 section 2.2).
 // Pure: the bytes received so far in, and out either "more", "absent" (the bytes do not start
 // like a header), "invalid" with a reason, or the header and its length. No net, no Fastify.
-import { formatIPv4, formatIPv6, parseIPv4, parseIPv6 } from '../ip'
+import { formatIPv4, formatIPv6, parseIPv4, parseIPv6 } from '../core/ip'
 import { decodeTlvs, type Tlvs } from './tlv'
 
 export interface Endpoint { address: string, port: number }

@@ -3,7 +3,7 @@ import fs from 'node:fs'
 import net from 'node:net'
 import path from 'node:path'
 import { pathToFileURL } from 'node:url'
-import type { MountHandler } from '../mount-app'
+import type { MountHandler } from '../mount/mount-app'
 import { CliError } from './cli-error'
 
 /** What a module gave: an app to mount, or a Fastify plugin to register. */

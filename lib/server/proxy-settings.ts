@@ -1,8 +1,8 @@
 // The proxy side of serve's settings: the plugins' options they give, checked at startup in the
 // flag's own name, and who may send a PROXY protocol header.
-import { compileOptions } from '../options'
-import { loadRangesFile } from '../ranges-file'
-import { compileList, type TrustError } from '../trust'
+import { compileOptions } from '../core/options'
+import { loadRangesFile } from '../core/ranges-file'
+import { compileList, type TrustError } from '../core/trust'
 import { bad, CliError } from './cli-error'
 import type { Key, Settings } from './settings'
 

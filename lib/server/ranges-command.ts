@@ -1,7 +1,7 @@
 // `fastify-proxy-fix ranges`: the provider presets with their dates; `--update FILE` fetches the
 // providers' published lists into FILE for --ranges-file.
-import { PROVIDERS } from '../provider-ranges'
-import { SOURCES, updateRanges, type Sources } from '../ranges-update'
+import { PROVIDERS } from '../core/provider-ranges'
+import { SOURCES, updateRanges, type Sources } from './ranges-update'
 import { CliError } from './cli-error'
 
 export interface RangesIo {

@@ -1,6 +1,6 @@
 import os from 'node:os'
-import type { Field } from '../options'
-import { checkPrefix } from '../mount-app'
+import type { Field } from '../core/options'
+import { checkPrefix } from '../mount/mount-app'
 import { bad, CliError } from './cli-error'
 import { checkPlugins } from './proxy-settings'
 import { parseBind, type Bind } from './bind-spec'

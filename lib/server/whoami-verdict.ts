@@ -1,8 +1,8 @@
 // The whoami page's verdict and suggestion: pure, from what one request shows and the settings
 // the page quotes. No Fastify here.
-import { parseIp } from '../ip'
-import { compileList } from '../trust'
-import { BOTH_FAMILIES, FORGOTTEN_PROXY, TRUST_TOO_WIDE } from '../warnings'
+import { parseIp } from '../core/ip'
+import { compileList } from '../core/trust'
+import { BOTH_FAMILIES, FORGOTTEN_PROXY, TRUST_TOO_WIDE } from '../core/warnings'
 
 export type Role = 'trusted proxy' | 'client' | 'ignored' | 'forged'
 

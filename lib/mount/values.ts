@@ -1,12 +1,12 @@
 import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify'
 import type { IncomingMessage } from 'node:http'
-import { show } from './errors'
-import { hostnameOf } from './field-values'
-import { compileOptions, type Plan } from './options'
-import { peerOf } from './peer'
-import { resolve, type ProxyView } from './resolve'
-import { kView, viewOf } from './request-getters'
-import { socketProtocol, type Corrected } from './mount-headers'
+import { show } from '../core/errors'
+import { hostnameOf } from '../core/field-values'
+import { compileOptions, type Plan } from '../core/options'
+import { peerOf } from '../core/peer'
+import { resolve, type ProxyView } from '../core/resolve'
+import { kView, viewOf } from '../fastify/request-getters'
+import { socketProtocol, type Corrected } from './headers'
 
 /** Where a mount takes its values from, settled once (see sourceOf and appTrustPlan). */
 export interface Source {

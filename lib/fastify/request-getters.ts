@@ -1,10 +1,10 @@
 import type { FastifyInstance, FastifyRequest, FastifyReply, HookHandlerDoneFunction, RouteOptions } from 'fastify'
-import { FST_ERR_PROXY_FIX_DUPLICATE_HOST, FST_ERR_PROXY_FIX_TRUST_PROXY_CONFLICT } from './errors'
-import { hostLines } from './field-values'
-import { compileRouteOptions, type Plan } from './options'
-import { peerOf, watchServer } from './peer'
-import { resolve, type ProxyView } from './resolve'
-import { warnOnce } from './warnings'
+import { FST_ERR_PROXY_FIX_DUPLICATE_HOST, FST_ERR_PROXY_FIX_TRUST_PROXY_CONFLICT } from '../core/errors'
+import { hostLines } from '../core/field-values'
+import { compileRouteOptions, type Plan } from '../core/options'
+import { peerOf, watchServer } from '../core/peer'
+import { resolve, type ProxyView } from '../core/resolve'
+import { warnOnce } from '../core/warnings'
 
 type Slots = Record<symbol, unknown>
 

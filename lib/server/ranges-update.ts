@@ -1,8 +1,8 @@
 // Fetches the providers' published lists into a ranges file. A fetch that fails, a list that does
 // not parse, or one that has shrunk by more than half never replaces the last good file.
 import { readFileSync, renameSync, writeFileSync } from 'node:fs'
-import { checkRangesFile, type RangesFile } from './ranges-file'
-import { PROVIDERS } from './provider-ranges'
+import { checkRangesFile, type RangesFile } from '../core/ranges-file'
+import { PROVIDERS } from '../core/provider-ranges'
 
 export interface Sources {
   cloudflareV4: string

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify'
-import { invalidOption } from './errors'
+import { invalidOption } from '../core/errors'
 
 const SEGMENT = /^[A-Za-z0-9\-._~!$&'+,@]+$/
 

@@ -1,6 +1,6 @@
 import FindMyWay from 'find-my-way'
 import type { FastifyInstance } from 'fastify'
-import { originForm, type RouterFlags } from './mount-path'
+import { originForm, type RouterFlags } from './path'
 
 /** How the mounted app compares paths. */
 export interface AppMatching {

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
-import { compileOptions, planNotices } from './options'
+import { compileOptions, planNotices } from '../core/options'
 import { attach } from './request-getters'
 
 const plugin: FastifyPluginAsync<Record<string, unknown>> = async (fastify, opts) => {
