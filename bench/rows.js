@@ -38,7 +38,7 @@ const MICRO = [
     target: atLeast(10),
     run () {
       const r = require('./micro/resolver').run()
-      return { value: r.ratio, shown: `${r.ratio.toFixed(1)}x`, spread: fmtSpread(r.spread), detail: `${r.ours.toFixed(0)} / ${r.base.toFixed(0)} ns per call` }
+      return { value: r.ratio, shown: `${r.ratio.toFixed(1)}x`, spread: fmtSpread(r.spread), detail: `${r.ours.toFixed(0)} / ${r.base.toFixed(0)} ns CPU/call` }
     }
   },
   ...['X-Forwarded-*', 'Forwarded'].map((family) => ({
@@ -65,7 +65,7 @@ function adversarial (family) {
   return () => {
     adversarialResult ??= require('./micro/adversarial').run()
     const r = adversarialResult[family]
-    return { value: r.worst, shown: `${r.worst.toFixed(2)} µs`, spread: fmtSpread(r.spread), detail: `${r.cases} cases; worst: ${r.name}` }
+    return { value: r.worst, shown: `${r.worst.toFixed(2)} µs`, spread: fmtSpread(r.spread), detail: `${r.cases} cases, µs CPU/call`, note: `worst ${family} case: ${r.name}` }
   }
 }
 

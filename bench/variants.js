@@ -84,7 +84,7 @@ const variants = {
   expressTrustMounted: mountRow(() => mounted(expressApp({ trust: TRUST }), { trust: TRUST }), '/legacy/hello',
     { ...CORRECTED }, FORWARDED),
   fastifyExpressTrust: mountRow(() => {
-    const f = fastify()
+    const f = fastify({ trustProxy: TRUST }) // @fastify/express hands the app Fastify's ip, hostname, protocol
     f.register(require('@fastify/express')).after(() => { f.use('/legacy', expressApp({ trust: TRUST })) })
     return { fastify: f }
   }, '/legacy/hello', { ...CORRECTED }, FORWARDED),

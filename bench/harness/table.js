@@ -11,18 +11,21 @@ const CLOSE = '<!-- /bench:table -->'
 
 function header ({ rounds, seconds, connections, load, rate, pinning, started }) {
   const cpus = os.cpus()
-  const offered = rate === undefined ? `${load} of the slower side's capacity (probed with both saturated)` : `${rate} req/s`
+  const offered = rate === undefined ? `${load} x the slower side's capacity, probed with both saturated` : `${rate} req/s`
+  const busy = os.loadavg()[0] > cpus.length
   return [
     `fastify-proxy-fix bench, ${started.toISOString().replace(/\.\d+Z$/, 'Z')}`,
     `machine: ${cpus[0]?.model.trim() ?? 'unknown CPU'}, ${cpus.length} cores; Node ${process.version}; load average at start ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`,
-    `paired rows: both servers at once on one CPU (${pinning}), each offered the same fixed rate,`,
-    `  ${offered}, over ${connections} keep-alive connections each; ${rounds} rounds x ${seconds} s after a warm-up round, the side`,
-    '  that goes first alternating; ratio = baseline CPU per request / ours (above 1: ours is cheaper), median [min..max] of rounds'
+    `pinning: ${pinning}`,
+    `paired rows: both servers at once on one CPU, each offered the same fixed rate (req/s each: ${offered}),`,
+    `  ${connections} keep-alive connections each; ${rounds} rounds x ${seconds} s after a warm-up round, the side going first alternating;`,
+    '  ratio = baseline CPU per request / ours (above 1: ours is cheaper), median and [min..max] of the rounds',
+    ...(busy ? ['note: the load average is above the core count: other work shares these CPUs, so spreads are wide'] : [])
   ]
 }
 
 const COLUMNS = [
-  ['row', 48, 'l'], ['median', 8, 'r'], ['spread', 12, 'r'], ['ours / baseline', 30, 'r'], ['req/s each', 11, 'r'], ['target', 12, 'r'], ['result', 7, 'l']
+  ['row', 46, 'l'], ['median', 8, 'r'], ['spread', 11, 'r'], ['ours / baseline', 27, 'r'], ['req/s each', 10, 'r'], ['target', 10, 'r'], ['result', 6, 'l']
 ]
 
 function line (cells) {
@@ -38,6 +41,8 @@ function table (head, rows, seconds) {
   out.push(line(COLUMNS.map(([name]) => name)))
   out.push(line(COLUMNS.map(([, width]) => '-'.repeat(width))))
   for (const r of rows) out.push(line([r.label, r.shown, r.spread, r.detail, r.offered, r.target, r.verdict]))
+  const notes = rows.filter((r) => r.note).map((r) => r.note)
+  if (notes.length > 0) out.push('', ...notes)
   out.push('')
   const missed = rows.filter((r) => r.verdict === 'MISSED').length
   const errors = rows.filter((r) => r.verdict === 'error').length
