@@ -69,13 +69,18 @@ function adversarial (family) {
   }
 }
 
-/** The rows `--only name` picks (a substring of the slug or label), calibration always first. */
+/**
+ * The rows `--only name` picks, the calibration row always first: the row with that slug, else
+ * every row whose slug or label contains it.
+ */
 function select (only) {
   const all = [...PAIRED, ...MICRO]
   if (only === undefined) return [CALIBRATION, ...all]
   const q = only.toLowerCase()
-  const picked = all.filter((r) => r.slug.includes(q) || r.label.toLowerCase().includes(q))
-  return [CALIBRATION, ...picked.filter((r) => r !== CALIBRATION)]
+  if (q === CALIBRATION.slug) return [CALIBRATION]
+  const exact = all.filter((r) => r.slug === q)
+  const picked = exact.length > 0 ? exact : all.filter((r) => r.slug.includes(q) || r.label.toLowerCase().includes(q))
+  return picked.length === 0 ? [] : [CALIBRATION, ...picked]
 }
 
 const slugs = () => [CALIBRATION, ...PAIRED, ...MICRO].map((r) => r.slug)
