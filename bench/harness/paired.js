@@ -39,9 +39,8 @@ async function paired (ours, baseline, opts = {}) {
     pools = servers.map((s, i) => new Pool(s.port, variants[s.variant], sizes[i], o.connections))
     await Promise.all(pools.map((p) => p.ready))
 
-    // Capacity probe, both saturated at once (also the first JIT warm-up).
+    // Capacity probe, both saturated at once: also the JIT's warm-up, before the warm-up round.
     const probe = await drive(pools, Infinity, o.probeMs)
-    await drive(pools, Infinity, o.probeMs) // more JIT warm-up: the paced rounds see fewer requests
     const capacity = Math.min(...probe.map((r) => r.responses)) * 1000 / o.probeMs
     const rate = o.rate ?? Math.max(100, Math.round(capacity * o.load / 100) * 100)
 

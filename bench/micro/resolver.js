@@ -12,7 +12,7 @@ const { resolve } = require(path.join(DIST, 'core', 'resolve'))
 
 const TRUST = ['127.0.0.1', '10.0.0.0/8']
 const PEER = '127.0.0.1'
-const BATCH = 50000
+const BATCH = 30000
 
 // CPU time, not wall time: on a shared machine a batch can be preempted midway.
 function nsPerCall (fn) {
