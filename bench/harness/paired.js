@@ -31,7 +31,13 @@ async function check (server) {
  */
 async function paired (ours, baseline, opts = {}) {
   const o = { ...DEFAULTS, ...opts }
-  const servers = await Promise.all([startServer(ours), startServer(baseline)])
+  const started = await Promise.allSettled([startServer(ours), startServer(baseline)])
+  const servers = started.filter((s) => s.status === 'fulfilled').map((s) => s.value)
+  const failed = started.find((s) => s.status === 'rejected')
+  if (failed) {
+    await Promise.all(servers.map(stopServer))
+    throw failed.reason
+  }
   let pools = []
   try {
     const sizes = []
