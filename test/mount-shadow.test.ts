@@ -10,7 +10,7 @@ import type net from 'node:net'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { mountApp } from '../lib/mount/mount-app'
 import { appMatching, buildShadow, listRoutes, shadowed } from '../lib/mount/shadow'
-import { rawRequest } from './raw-http'
+import { rawRequest } from './helpers/raw-http'
 
 const FLAGS = ['caseSensitive', 'ignoreTrailingSlash', 'ignoreDuplicateSlashes', 'useSemicolonDelimiter'] as const
 type Flags = Record<typeof FLAGS[number], boolean>

@@ -8,8 +8,7 @@ import Fastify from 'fastify'
 import { parseHeader } from '../lib/proxy-protocol/parse'
 import { proxyProtocolServer } from '../lib/proxy-protocol/server'
 import { kProxyProtocol } from '../lib/proxy-protocol/listener'
-import { bodies, exchange } from './proxy-protocol-client'
-import { tlv, u16, v2 } from './proxy-protocol-bytes'
+import { bodies, exchange, tlv, u16, v2 } from './helpers/proxy-protocol'
 
 const CI = process.env.CI !== undefined && process.env.CI !== '' && process.env.CI !== 'false'
 const RUNS = Number(process.env.FC_RUNS ?? (CI ? 10_000 : 1_000))

@@ -13,8 +13,7 @@ import { proxyProtocolServer, withProxyProtocol, type ProxyProtocolOptions } fro
 import { attach, kProxyProtocol } from '../lib/proxy-protocol/listener'
 import { proxyFix } from '../lib/fastify/proxy-fix'
 import { compileList } from '../lib/core/trust'
-import { bodies, exchange, prefixed } from './proxy-protocol-client'
-import { inet, tlv, v2 } from './proxy-protocol-bytes'
+import { bodies, exchange, inet, prefixed, tlv, v2 } from './helpers/proxy-protocol'
 
 // Real sockets: a Fastify app whose server comes from proxyProtocolServer(), raw clients on
 // loopback aliases (127.0.0.x), and the handler reporting what it sees on its socket.
