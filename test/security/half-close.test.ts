@@ -1,7 +1,7 @@
 // Bypass class: a client that half-closes (or whose socket loses its address) so a TCP peer is
 // taken for a trusted Unix-socket peer and its forged headers believed.
 import { test } from 'tap'
-import Fastify from 'fastify'
+import Fastify, { type FastifyInstance } from 'fastify'
 import type net from 'node:net'
 import http from 'node:http'
 import { once } from 'node:events'
@@ -11,20 +11,26 @@ import { join } from 'node:path'
 import { proxyFix } from '../../lib/fastify/proxy-fix'
 import { FORGED, listen, send, snapshot, type Seen } from '../helpers/seen'
 
+/** A route whose handler reads the corrected values only after the client's socket closed. */
+function lateView (app: FastifyInstance): { seen: Seen[], done: Promise<void> } {
+  const seen: Seen[] = []
+  const done = new Promise<void>((resolve) => {
+    app.get('/', async (req) => {
+      // the handler awaits before it first reads the corrected values, as real handlers do
+      await once(req.raw.socket, 'close')
+      seen.push(snapshot(req))
+      resolve()
+      return 'late'
+    })
+  })
+  return { seen, done }
+}
+
 test('half-close: a TCP peer whose address is gone is never taken for a Unix-socket peer', async (t) => {
   for (const trust of ['unix', 'loopback-is-not-listed'] as const) {
     const app = Fastify()
     await app.register(proxyFix, { trust: trust === 'unix' ? 'unix' : ['10.0.0.0/8', 'unix'] })
-    const seen: Seen[] = []
-    const done = new Promise<void>((resolve) => {
-      app.get('/', async (req) => {
-        // the handler awaits before it first reads the corrected values, as real handlers do
-        await once(req.raw.socket, 'close')
-        seen.push(snapshot(req))
-        resolve()
-        return 'late'
-      })
-    })
+    const { seen, done } = lateView(app)
     const port = await listen(app)
     await send(port, `GET / HTTP/1.1\r\nHost: real.example:${port}\r\n${FORGED}\r\n`, { halfClose: true, localAddress: '127.0.0.2' })
     await done
@@ -38,15 +44,7 @@ test('half-close on a real Unix socket: still a Unix-socket peer', async (t) => 
   const path = join(mkdtempSync(join(tmpdir(), 'fpf-unix-')), 'app.sock')
   const app = Fastify()
   await app.register(proxyFix, { trust: 'unix' })
-  const seen: Seen[] = []
-  const done = new Promise<void>((resolve) => {
-    app.get('/', async (req) => {
-      await once(req.raw.socket, 'close')
-      seen.push(snapshot(req))
-      resolve()
-      return 'late'
-    })
-  })
+  const { seen, done } = lateView(app)
   await app.listen({ path })
   await send(0, 'GET / HTTP/1.1\r\nHost: internal\r\nX-Forwarded-For: 198.51.100.4\r\nX-Forwarded-Proto: https\r\n\r\n', { halfClose: true, path })
   await done
