@@ -1,4 +1,4 @@
-import { test } from 'tap'
+import { setTimeout as fileTimeout, test } from 'tap'
 import { execFile } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
@@ -17,6 +17,8 @@ const skip = chromium === null
   : nginx === null ? 'nginx is not installed (apt-get install nginx; .ci/run does)' : false
 if (skip !== false) console.log(`# whoami in Chromium skipped: ${skip}`)
 const shots = process.env.FPF_SCREENSHOTS
+// Three browser runs per case take longer than tap's 60 s per file (package.json): the file's own limit.
+fileTimeout(600_000)
 
 async function startNginx (t: Tap.Test, dir: string, appPort: number, xff: string): Promise<number> {
   const port = await freePort()
