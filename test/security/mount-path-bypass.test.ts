@@ -1,10 +1,7 @@
 // Bypass class: a mounted app reached past its guard by another spelling of its path, under every
-// combination of Fastify's router options (GHSA-cxrg-g7r8-w69p, GHSA-g6q3-96cp-5r5m, GHSA-8p85-9qpw-fwgw,
-// GHSA-72c6-fx6q-fr5w, GHSA-2v46-jxjm-7q3v, GHSA-qcc9-jh8q-47vh, GHSA-6hw5-45gm-fj88, GHSA-hrwm-hgmj-7p9c, GHSA-3wf5-7852-vcfq).
-// One matrix: 16 routerOptions combinations x three guard setups (test/helpers/mount-guards.ts):
-// the advisories' own inputs, every hook a scope guard can run in, and Fastify routes shadowing the
-// app's. Real sockets, so that no client normalises the request target (light-my-request resolves
-// `..`, `#` and `\`).
+// combination of Fastify's router options (GHSA-cxrg-g7r8-w69p, GHSA-g6q3-96cp-5r5m, GHSA-8p85-9qpw-fwgw, GHSA-72c6-fx6q-fr5w,
+// GHSA-2v46-jxjm-7q3v, GHSA-qcc9-jh8q-47vh, GHSA-6hw5-45gm-fj88, GHSA-hrwm-hgmj-7p9c, GHSA-3wf5-7852-vcfq). One matrix:
+// 16 routerOptions x three guard setups (test/helpers/mount-guards.ts), over raw sockets (light-my-request normalises targets).
 import { test } from 'tap'
 import Fastify from 'fastify'
 import http from 'node:http'
