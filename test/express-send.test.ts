@@ -19,7 +19,7 @@ import * as expressSend from '../lib/mount/express-send'
 import { entityTag, isExpressApp, sha1With, sendDirect, type ExpressResponse } from '../lib/mount/express-send'
 
 const express4 = require('express4') as typeof express
-const { mulberry32 } = require('./helpers/prng') as { mulberry32: (seed: number) => () => number }
+const { mulberry32 } = require('./prng') as { mulberry32: (seed: number) => () => number }
 const etag = require('etag') as (entity: string | Buffer, options?: { weak?: boolean }) => string
 
 /** How many responses sendDirect wrote: mountApp loaded with a sendDirect that counts its successes. */
@@ -484,7 +484,7 @@ test('entityTag equals the etag package, weak and strong', async (t) => {
     Buffer.alloc(0), Buffer.from([0]), Buffer.from([0, 1, 2, 255]), Buffer.from(MULTI), Buffer.from('hello world').subarray(6), shared('shared'),
     Buffer.alloc(999, 7), Buffer.alloc(1000, 8), Buffer.alloc(70000, 9)
   ]
-  // Seeded (test/helpers/prng.js): strings over the whole UTF-16 range (lone surrogates included), and bytes.
+  // Seeded (test/prng.js): strings over the whole UTF-16 range (lone surrogates included), and bytes.
   const random = mulberry32(0x5eed)
   for (let n = 0; n < 200; n++) {
     if (n % 2 === 0) bodies.push(Buffer.from(Array.from({ length: n * 3 }, () => Math.floor(random() * 256))))

@@ -3,7 +3,7 @@ import { isIP, isIPv4 } from 'node:net'
 import { parseIPv4, parseIPv6, parseIp, parseNode, UNKNOWN, formatIPv4, formatIPv6, MAX_NODE } from '../lib/core/ip'
 
 // Seeded, so every run checks the same inputs.
-const { mulberry32: rng } = require('./helpers/prng') as { mulberry32: (seed: number) => () => number }
+const { mulberry32: rng } = require('./prng') as { mulberry32: (seed: number) => () => number }
 
 const v4 = (s: string): number => parseIPv4(s, 0, s.length)
 const v6 = (s: string): number[] | null => {
