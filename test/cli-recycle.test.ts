@@ -1,5 +1,5 @@
 import { test } from 'tap'
-import { start, request, freePort, load, serving } from './cli-helpers'
+import { start, request, freePort, load, serving } from './helpers/cli'
 
 test('--max-requests with jitter: workers are replaced under load, and no request fails', async (t) => {
   const run = start(t, ['serve', 'fastify-plugin.js', '-w', '2', '-p', '0', '--max-requests', '300', '--max-requests-jitter', '100', '--access-log', 'off'])

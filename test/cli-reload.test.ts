@@ -1,5 +1,5 @@
 import { test } from 'tap'
-import { start, load, serving } from './cli-helpers'
+import { start, load, serving } from './helpers/cli'
 
 test('SIGHUP under load: fresh workers, then the old ones drain, and no request fails; TTIN, TTOU, USR1, QUIT', async (t) => {
   const run = start(t, ['serve', 'fastify-plugin.js', '-w', '2', '-p', '0', '--access-log', 'off'])

@@ -1,5 +1,5 @@
 import { test } from 'tap'
-import { start, request, freePort, serving } from './cli-helpers'
+import { start, request, freePort, serving } from './helpers/cli'
 
 test('as on a PaaS: PORT without HOST binds 0.0.0.0 (and says so), WEB_CONCURRENCY workers, FORWARDED_ALLOW_IPS', async (t) => {
   const port = await freePort()

@@ -4,7 +4,7 @@ import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import type { StdioOptions } from 'node:child_process'
-import { start, request, serving, cli } from './cli-helpers'
+import { start, request, serving, cli } from './helpers/cli'
 
 test('--help and --version exit 0', async (t) => {
   const help = start(t, ['--help'])

@@ -7,18 +7,16 @@ import { test } from 'tap'
 import { parseCommandLine } from '../lib/server/args'
 import { resolveSettings, type Key } from '../lib/server/settings'
 import { fixOptions } from '../lib/server/proxy-settings'
-import { execFileSync } from 'node:child_process'
 import fs from 'node:fs'
-import net from 'node:net'
-import os from 'node:os'
 import path from 'node:path'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { proxyFix } from '../lib/fastify/proxy-fix'
 import { proxyProtocolServer } from '../lib/proxy-protocol/server'
-import { call, freePort, missing, run, which } from './deploy-helpers'
-import { caddyfile, haproxyCfg, httpdConf, nginxConf } from './deploy-configs'
-import { inet, tlv, v2 } from './proxy-protocol-bytes'
-import { exchange } from './proxy-protocol-client'
+import { call } from './helpers/http'
+import { freePort, portOf } from './helpers/ports'
+import { missing, runNginx, runProxy, selfSigned, which, workDir } from './helpers/proxies'
+import { caddyfile, haproxyCfg, httpdConf, nginxConf } from './helpers/proxy-configs'
+import { exchange, inet, tlv, v2 } from './helpers/proxy-protocol'
 
 type Json = Record<string, any>
 
@@ -55,7 +53,7 @@ const bins = { nginx: which('nginx'), caddy: which('caddy'), haproxy: which('hap
 async function listen (t: Tap.Test, app: FastifyInstance): Promise<number> {
   t.teardown(() => app.close())
   await app.listen({ host: '127.0.0.1', port: 0 })
-  return (app.server.address() as net.AddressInfo).port
+  return portOf(app.server)
 }
 
 interface Want { client: string, protocol: 'http' | 'https', host: string, prefix: string }
@@ -87,23 +85,18 @@ function serveOptions (flags: string[]): Record<string, unknown> {
 }
 
 test('real proxies, configured as docs/deploy.md says', { timeout: 60000 }, async (t) => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fpf-deploy-'))
-  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
+  const dir = workDir(t, 'fpf-deploy-')
 
-  t.test('nginx: TLS, X-Forwarded-*, a prefix, proxy_bind', { skip: missing(bins.nginx, 'nginx', 'nginx') || missing(bins.openssl, 'openssl', 'openssl') }, async (t) => {
+  t.test('nginx: TLS, X-Forwarded-*, a prefix, proxy_bind', { skip: missing('nginx', [bins.nginx, 'nginx'], [bins.openssl, 'openssl']) }, async (t) => {
     const appPort = await listen(t, await appWith({ trust: '127.0.0.2' }))
     const port = await freePort()
-    const key = path.join(dir, 'key.pem')
-    const cert = path.join(dir, 'cert.pem')
-    execFileSync(bins.openssl as string, ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-subj', '/CN=localhost', '-days', '1'], { stdio: 'ignore' })
+    const { key, cert } = selfSigned(bins.openssl as string, dir)
     for (const d of ['body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) fs.mkdirSync(path.join(dir, d))
-    const conf = path.join(dir, 'nginx.conf')
-    fs.writeFileSync(conf, nginxConf(dir, port, appPort, cert, key))
-    await run(t, 'nginx', bins.nginx as string, ['-p', dir, '-c', conf, '-e', path.join(dir, 'nginx-error.log')], port)
+    await runNginx(t, bins.nginx as string, dir, nginxConf(dir, port, appPort, cert, key), port, 'nginx-error.log')
     await check(t, `https://127.0.0.1:${port}/app`, appPort, { client: '127.0.0.7', protocol: 'https', host: `public.example:${port}`, prefix: '/app' })
   })
 
-  t.test('Caddy: reverse_proxy', { skip: missing(bins.caddy, 'caddy', 'caddy') }, async (t) => {
+  t.test('Caddy: reverse_proxy', { skip: missing('caddy', [bins.caddy, 'caddy']) }, async (t) => {
     const appPort = await listen(t, await appWith({ trust: '127.0.0.1', fields: ['for', 'proto', 'host'] }))
     const port = await freePort()
     const conf = path.join(dir, 'Caddyfile')
@@ -111,25 +104,25 @@ test('real proxies, configured as docs/deploy.md says', { timeout: 60000 }, asyn
     const home = path.join(dir, 'caddy-home')
     fs.mkdirSync(home)
     const env = { ...process.env, HOME: home, XDG_DATA_HOME: path.join(home, 'data'), XDG_CONFIG_HOME: path.join(home, 'config') }
-    await run(t, 'caddy', bins.caddy as string, ['run', '--config', conf, '--adapter', 'caddyfile'], port, env)
+    await runProxy(t, 'caddy', bins.caddy as string, ['run', '--config', conf, '--adapter', 'caddyfile'], port, env)
     await check(t, `http://127.0.0.1:${port}`, appPort, { client: '127.0.0.8', protocol: 'http', host: `public.example:${port}`, prefix: '' })
   })
 
-  t.test('HAProxy: option forwardfor, set-header', { skip: missing(bins.haproxy, 'HAProxy', 'haproxy') }, async (t) => {
+  t.test('HAProxy: option forwardfor, set-header', { skip: missing('HAProxy', [bins.haproxy, 'haproxy']) }, async (t) => {
     const appPort = await listen(t, await appWith({ trust: '127.0.0.3', fields: ['for', 'proto', 'host'] }))
     const port = await freePort()
     const conf = path.join(dir, 'haproxy.cfg')
     fs.writeFileSync(conf, haproxyCfg(port, appPort))
-    await run(t, 'haproxy', bins.haproxy as string, ['-db', '-f', conf], port)
+    await runProxy(t, 'haproxy', bins.haproxy as string, ['-db', '-f', conf], port)
     await check(t, `http://127.0.0.1:${port}`, appPort, { client: '127.0.0.9', protocol: 'http', host: `public.example:${port}`, prefix: '' })
   })
 
-  t.test('Apache httpd: mod_proxy_http, mod_headers', { skip: missing(bins.apache2, 'Apache httpd', 'apache2') }, async (t) => {
+  t.test('Apache httpd: mod_proxy_http, mod_headers', { skip: missing('Apache httpd', [bins.apache2, 'apache2']) }, async (t) => {
     const appPort = await listen(t, await appWith({ trust: '127.0.0.1', fields: ['for', 'proto', 'host'] }))
     const port = await freePort()
     const conf = path.join(dir, 'httpd.conf')
     fs.writeFileSync(conf, httpdConf(dir, port, appPort))
-    await run(t, 'apache2', bins.apache2 as string, ['-f', conf, '-DFOREGROUND'], port)
+    await runProxy(t, 'apache2', bins.apache2 as string, ['-f', conf, '-DFOREGROUND'], port)
     await check(t, `http://127.0.0.1:${port}`, appPort, { client: '127.0.0.10', protocol: 'http', host: `public.example:${port}`, prefix: '' })
   })
 

@@ -1,16 +1,14 @@
 import { test } from 'tap'
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import fs from 'node:fs'
-import http from 'node:http'
-import https from 'node:https'
-import net from 'node:net'
-import os from 'node:os'
 import path from 'node:path'
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify'
 import express from 'express'
 import { proxyFix } from '../lib/fastify/proxy-fix'
 import { hostRewrite } from '../lib/fastify/host-rewrite'
 import { mountApp } from '../lib/mount/mount-app'
+import { call } from './helpers/http'
+import { freePort, portOf } from './helpers/ports'
+import { missing, nginxHttp, nginxMain, runNginx, runProxy, selfSigned, which, workDir } from './helpers/proxies'
 
 // End-to-end: nginx, HAProxy and Caddy from Debian packages, run for real on loopback with
 // configs written here, in front of an in-process Fastify app. Each proxy connects to the app
@@ -34,69 +32,9 @@ const SPOOF = {
   'x-forwarded-prefix': '/evil'
 }
 
-/** FPF_E2E_DISABLE=nginx,caddy hides installed proxies (to run without them, or test the skips). */
-const disabled = new Set((process.env.FPF_E2E_DISABLE ?? '').split(',').map((s) => s.trim()))
-
-function which (name: string): string | null {
-  if (disabled.has(name)) return null
-  const dirs = [...(process.env.PATH ?? '').split(':'), '/usr/sbin', '/sbin', '/usr/local/sbin']
-  for (const dir of dirs) {
-    const file = path.join(dir, name)
-    try {
-      fs.accessSync(file, fs.constants.X_OK)
-      return file
-    } catch {}
-  }
-  return null
-}
-
 const bins = { nginx: which('nginx'), haproxy: which('haproxy'), caddy: which('caddy'), openssl: which('openssl') }
-function missing (...names: Array<keyof typeof bins>): string | false {
-  const absent = names.filter((n) => bins[n] === null)
-  if (absent.length === 0) return false
-  return `${absent.join(', ')} not installed (or listed in FPF_E2E_DISABLE): install the Debian package${absent.length > 1 ? 's' : ''} (apt-get install ${absent.join(' ')}; .ci/run does)`
-}
-for (const name of ['nginx', 'haproxy', 'caddy', 'openssl'] as const) {
-  if (bins[name] === null) console.log(`# e2e: ${name} not installed, its proxy tests are skipped`)
-}
-
-async function freePort (): Promise<number> {
-  const s = net.createServer()
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve))
-  const port = (s.address() as net.AddressInfo).port
-  await new Promise((resolve) => s.close(resolve))
-  return port
-}
-
-/** Starts a proxy in the foreground and waits until its port accepts connections. */
-async function run (t: Tap.Test, name: string, bin: string, args: string[], ports: number[], env: NodeJS.ProcessEnv = process.env): Promise<ChildProcess> {
-  const proc = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'], env })
-  let log = ''
-  proc.stdout?.on('data', (c) => { log += c })
-  proc.stderr?.on('data', (c) => { log += c })
-  const exited = new Promise<void>((resolve) => proc.on('close', () => resolve()))
-  t.teardown(async () => {
-    if (proc.exitCode !== null || proc.signalCode !== null) return
-    proc.kill('SIGTERM')
-    const timer = setTimeout(() => proc.kill('SIGKILL'), 5000)
-    await exited
-    clearTimeout(timer)
-  })
-  const end = Date.now() + 15000
-  for (const port of ports) {
-    for (;;) {
-      if (proc.exitCode !== null) throw new Error(`${name} exited with ${proc.exitCode}: ${log}`)
-      const up = await new Promise<boolean>((resolve) => {
-        const c = net.connect(port, '127.0.0.1')
-        c.once('connect', () => { c.destroy(); resolve(true) })
-        c.once('error', () => resolve(false))
-      })
-      if (up) break
-      if (Date.now() > end) throw new Error(`${name} did not listen on ${port}: ${log}`)
-      await new Promise((resolve) => setTimeout(resolve, 50))
-    }
-  }
-  return proc
+function missingOf (...names: Array<keyof typeof bins>): string | false {
+  return missing(`e2e ${names.join(' and ')}`, ...names.map((n) => [bins[n], n] as [string | null, string]))
 }
 
 /** The app under test: Fastify routes and a mounted Express app, behind proxyFix and hostRewrite. */
@@ -121,29 +59,6 @@ async function buildApp (): Promise<FastifyInstance> {
   })
   await app.register(mountApp, { app: legacy, prefix: '/express' })
   return app
-}
-
-interface Reply { status: number, body: Json }
-
-function call (url: string, localAddress: string, headers: Record<string, string>): Promise<Reply> {
-  const lib = url.startsWith('https:') ? https : http
-  return new Promise((resolve, reject) => {
-    const req = lib.request(url, { localAddress, headers, agent: false, rejectUnauthorized: false }, (res) => {
-      let body = ''
-      res.setEncoding('utf8')
-      res.on('data', (c) => { body += c })
-      res.on('end', () => {
-        try {
-          resolve({ status: res.statusCode as number, body: JSON.parse(body) })
-        } catch {
-          reject(new Error(`${res.statusCode}: ${body}`))
-        }
-      })
-    })
-    req.on('error', reject)
-    req.setTimeout(10000, () => req.destroy(new Error('request timed out')))
-    req.end()
-  })
 }
 
 interface Expect { client: string, protocol: 'http' | 'https', host: string, prefix: string }
@@ -172,8 +87,7 @@ async function check (t: Tap.Test, base: string, client: string, want: Expect): 
 }
 
 test('real proxies in front of the app', { timeout: 120000 }, async (t) => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fpf-e2e-'))
-  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
+  const dir = workDir(t, 'fpf-e2e-')
   const app = await buildApp()
   const unixApp = await buildApp()
   t.teardown(() => app.close())
@@ -181,12 +95,12 @@ test('real proxies in front of the app', { timeout: 120000 }, async (t) => {
   await app.listen({ host: '127.0.0.1', port: 0 })
   const sock = path.join(dir, 'app.sock')
   await unixApp.listen({ path: sock })
-  const appPort = (app.server.address() as net.AddressInfo).port
+  const appPort = portOf(app.server)
 
   // HAProxy: an edge frontend for clients and an inner one behind nginx (the chain).
   const haEdge = await freePort()
   const haInner = await freePort()
-  const haproxyReady = missing('haproxy') === false
+  const haproxyReady = bins.haproxy !== null
     ? (async () => {
         const conf = path.join(dir, 'haproxy.cfg')
         fs.writeFileSync(conf, `global
@@ -220,7 +134,7 @@ frontend inner
 backend app
   server app 127.0.0.1:${appPort} source ${HAPROXY_SOURCE}
 `)
-        await run(t, 'haproxy', bins.haproxy as string, ['-db', '-f', conf], [haEdge, haInner])
+        await runProxy(t, 'haproxy', bins.haproxy as string, ['-db', '-f', conf], [haEdge, haInner])
       })()
     : Promise.resolve()
   haproxyReady.catch(() => {}) // reported by the subtests that wait for it
@@ -234,16 +148,14 @@ backend app
     t.match(e.body, { ip: '127.0.0.17', ips: [], protocol: 'http', hostname: 'direct.example' })
   })
 
-  t.test('HAProxy: option forwardfor', { skip: missing('haproxy') }, async (t) => {
+  t.test('HAProxy: option forwardfor', { skip: missingOf('haproxy') }, async (t) => {
     await haproxyReady
     await check(t, `http://127.0.0.1:${haEdge}`, '127.0.0.13', { client: '127.0.0.13', protocol: 'http', host: 'public.example:' + haEdge, prefix: '' })
   })
 
   const ngPort = await freePort()
-  t.test('nginx: TLS termination, X-Forwarded-*, a prefix, over TCP and a Unix socket; and the chain nginx → HAProxy', { skip: missing('nginx', 'openssl') }, async (t) => {
-    const key = path.join(dir, 'key.pem')
-    const cert = path.join(dir, 'cert.pem')
-    execFileSync(bins.openssl as string, ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-subj', '/CN=localhost', '-days', '1'], { stdio: 'ignore' })
+  t.test('nginx: TLS termination, X-Forwarded-*, a prefix, over TCP and a Unix socket; and the chain nginx → HAProxy', { skip: missingOf('nginx', 'openssl') }, async (t) => {
+    const { key, cert } = selfSigned(bins.openssl as string, dir)
     for (const d of ['body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) fs.mkdirSync(path.join(dir, d))
     const headers = (prefix: string): string => `
       proxy_set_header Host $http_host;
@@ -253,21 +165,7 @@ backend app
       proxy_set_header X-Forwarded-Prefix ${prefix};
       proxy_set_header X-FHost $http_host;
       proxy_set_header Forwarded "";`
-    const conf = path.join(dir, 'nginx.conf')
-    fs.writeFileSync(conf, `daemon off;
-worker_processes 1;
-${process.getuid?.() === 0 ? 'user root;' : ''}
-pid ${dir}/nginx.pid;
-error_log ${dir}/nginx-error.log warn;
-events { worker_connections 64; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/body;
-  proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
-  server {
+    await runNginx(t, bins.nginx as string, dir, nginxMain(dir, nginxHttp(dir, `  server {
     listen 127.0.0.1:${ngPort} ssl;
     ssl_certificate ${cert};
     ssl_certificate_key ${key};
@@ -283,9 +181,7 @@ http {
       proxy_bind ${NGINX_SOURCE};${headers('/chain')}
     }
   }
-}
-`)
-    await run(t, 'nginx', bins.nginx as string, ['-p', dir, '-c', conf, '-e', path.join(dir, 'nginx-error.log')], [ngPort])
+`), { errorLog: 'nginx-error.log' }), ngPort, 'nginx-error.log')
     const host = 'public.example:' + ngPort
     const base = `https://127.0.0.1:${ngPort}`
     t.test('over TCP', async (t) => {
@@ -294,7 +190,7 @@ http {
     t.test('over a Unix socket', async (t) => {
       await check(t, base + '/sock', '127.0.0.12', { client: '127.0.0.12', protocol: 'https', host, prefix: '/sock' })
     })
-    t.test('the chain: client → nginx → HAProxy → app', { skip: missing('haproxy') }, async (t) => {
+    t.test('the chain: client → nginx → HAProxy → app', { skip: missingOf('haproxy') }, async (t) => {
       await haproxyReady
       await check(t, base + '/chain', '127.0.0.15', { client: '127.0.0.15', protocol: 'https', host, prefix: '/chain' })
     })
@@ -304,7 +200,7 @@ http {
     })
   })
 
-  t.test('Caddy: reverse_proxy', { skip: missing('caddy') }, async (t) => {
+  t.test('Caddy: reverse_proxy', { skip: missingOf('caddy') }, async (t) => {
     const port = await freePort()
     const conf = path.join(dir, 'Caddyfile')
     fs.writeFileSync(conf, `{
@@ -323,7 +219,7 @@ http://:${port} {
     const home = path.join(dir, 'caddy-home')
     fs.mkdirSync(home)
     const env = { ...process.env, HOME: home, XDG_DATA_HOME: path.join(home, 'data'), XDG_CONFIG_HOME: path.join(home, 'config') }
-    await run(t, 'caddy', bins.caddy as string, ['run', '--config', conf, '--adapter', 'caddyfile'], [port], env)
+    await runProxy(t, 'caddy', bins.caddy as string, ['run', '--config', conf, '--adapter', 'caddyfile'], [port], env)
     await check(t, `http://127.0.0.1:${port}`, '127.0.0.14', { client: '127.0.0.14', protocol: 'http', host: 'public.example:' + port, prefix: '' })
   })
 })

@@ -1,13 +1,9 @@
 import { test } from 'tap'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
-import { execFileSync } from 'node:child_process'
 import fs from 'node:fs'
 import http from 'node:http'
 import http2 from 'node:http2'
 import https from 'node:https'
-import net from 'node:net'
-import os from 'node:os'
-import path from 'node:path'
 import { Writable } from 'node:stream'
 import express from 'express'
 import connect from 'connect'
@@ -15,6 +11,9 @@ import mountAppDefault, { mountApp, remainder, type MountHandler } from '../lib/
 import { proxyFix } from '../lib/fastify/proxy-fix'
 import { attach } from '../lib/fastify/request-getters'
 import { compileOptions } from '../lib/core/options'
+import { portOf } from './helpers/ports'
+import { selfSigned, which, workDir } from './helpers/proxies'
+import { raw } from './helpers/raw-http'
 
 const express4 = require('express4') as typeof express
 
@@ -58,17 +57,6 @@ async function build (app: unknown, opts: Json = {}, server: FastifyServerOption
   await f.register(mountApp, { app, prefix: '/legacy', ...opts })
   await f.ready()
   return f
-}
-
-/** Sends a request target as is, over a real socket (no client-side normalisation). */
-async function raw (f: FastifyInstance, lines: string): Promise<string> {
-  const port = (f.server.address() as net.AddressInfo).port
-  const socket = net.connect(port, '127.0.0.1')
-  socket.write(lines)
-  let data = ''
-  socket.on('data', (chunk) => { data += chunk })
-  await new Promise((resolve) => socket.on('close', resolve))
-  return data
 }
 
 test('options are validated with FST_ERR_PROXY_FIX_INVALID_OPTION naming the option and value', async (t) => {
@@ -333,10 +321,10 @@ test('a request without Host (HTTP/1.0) and an absolute-form target', async (t) 
   const f = await build(echo)
   await f.listen({ port: 0, host: '127.0.0.1' })
   t.teardown(() => f.close())
-  const noHost = await raw(f, 'GET /legacy/x HTTP/1.0\r\n\r\n')
+  const noHost = await raw(portOf(f.server), 'GET /legacy/x HTTP/1.0\r\n\r\n', { end: 'never' })
   t.match(noHost, /^HTTP\/1\.1 200/)
   t.notMatch(noHost, /"host"/, 'no Host invented')
-  const absolute = await raw(f, 'GET http://example.com/legacy/y?q=1 HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n')
+  const absolute = await raw(portOf(f.server), 'GET http://example.com/legacy/y?q=1 HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n', { end: 'never' })
   t.match(absolute, /"url":"\/y\?q=1"/)
   t.match(absolute, /"originalUrl":"http:\/\/example.com\/legacy\/y\?q=1"/)
 })
@@ -392,7 +380,7 @@ test('guards: the advisory inputs, for all 16 routerOptions combinations', async
     }
     f.get('/admin-panel', async () => 'panel')
     await f.listen({ port: 0, host: '127.0.0.1' })
-    const port = (f.server.address() as net.AddressInfo).port
+    const port = portOf(f.server)
     for (const [path, expected] of cases) {
       const status = await new Promise<number>((resolve, reject) => {
         http.get({ host: '127.0.0.1', port, path, agent: false }, (res) => { res.resume(); resolve(res.statusCode as number) }).on('error', reject)
@@ -545,7 +533,7 @@ test('an error after a partial write closes the connection', async (t) => {
   await f.register(mountApp, { app: (_req: http.IncomingMessage, res: http.ServerResponse, next: (e?: unknown) => void) => { res.writeHead(200, { 'content-type': 'text/plain' }); res.write('part'); setImmediate(() => next(new Error('mid-stream'))) }, prefix: '/p' })
   await f.listen({ port: 0, host: '127.0.0.1' })
   t.teardown(() => f.close())
-  const port = (f.server.address() as net.AddressInfo).port
+  const port = portOf(f.server)
   const outcome = await new Promise<string>((resolve) => {
     http.get({ host: '127.0.0.1', port, path: '/p/x', agent: false }, (res) => {
       let body = ''
@@ -607,7 +595,7 @@ test('HEAD, OPTIONS and upgrade requests', async (t) => {
   t.equal(ws.headers.connection, 'close')
   const h2c = await f.inject({ url: '/legacy/page', headers: { connection: 'Upgrade, HTTP2-Settings', upgrade: 'h2c' } })
   t.equal(h2c.body, 'hello', 'other upgrade tokens are ignored, as a server may')
-  const wire = await raw(f, 'GET /legacy/page HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n')
+  const wire = await raw(portOf(f.server), 'GET /legacy/page HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n', { end: 'never' })
   t.match(wire, /^HTTP\/1\.1 501 /, 'over a real socket: refused, connection closed, no hang')
 })
 
@@ -658,7 +646,7 @@ test('restore on end: onResponse hooks see the full URL and the headers as sent;
     ['/legacy/fail', '', 409, ['app /fail -'], ['root onSend /legacy/fail 6.6.6.6', 'scope onSend /legacy/fail 6.6.6.6', 'onResponse /legacy/fail 6.6.6.6']]
   ]
   await f.listen({ port: 0, host: '127.0.0.1' })
-  const port = (f.server.address() as net.AddressInfo).port
+  const port = portOf(f.server)
   for (const [url, body, status, app, fastify] of cases) {
     hooks.length = 0
     inApp.length = 0
@@ -785,7 +773,7 @@ test('an end wrapper that sets a header (as compression-like middleware do)', as
   await f.register(mountApp, { app: plain, prefix: '/plain' })
   await f.listen({ port: 0, host: '127.0.0.1' })
   t.teardown(() => f.close())
-  const port = (f.server.address() as net.AddressInfo).port
+  const port = portOf(f.server)
   const get = (path: string, method = 'GET'): Promise<{ status: number, wrapped: string | null, body: string } | string> =>
     fetch(`http://127.0.0.1:${port}${path}`, { method }).then(async (r) => ({ status: r.status, wrapped: r.headers.get('x-wrapped'), body: await r.text() }), (err: Error) => `failed: ${(err.cause as Error | undefined)?.message ?? err.message}`)
   t.same(await get('/legacy/end'), { status: 200, wrapped: '1', body: 'end' }, 'Express res.end')
@@ -909,7 +897,7 @@ test('no proxyFix, no trustProxy: the socket\'s values and the Host header, over
   const { f, seen } = await reporting()
   await f.listen({ port: 0, host: '127.0.0.1' })
   t.teardown(() => f.close())
-  const port = (f.server.address() as net.AddressInfo).port
+  const port = portOf(f.server)
   const get = (url: string, headers: http.OutgoingHttpHeaders): Promise<Json> => new Promise((resolve, reject) => {
     http.get({ host: '127.0.0.1', port, path: url, headers, agent: false }, (res) => {
       let data = ''
@@ -935,7 +923,7 @@ test('no proxyFix, no trustProxy: the socket\'s values and the Host header, over
   // HTTP/1.0 allows a request without Host: Fastify's host and hostname are then ''.
   for (const prefix of ['/legacy', '/e5', '/e4']) {
     seen.length = 0
-    const answer = await raw(f, `GET ${prefix}/x HTTP/1.0\r\n\r\n`)
+    const answer = await raw(portOf(f.server), `GET ${prefix}/x HTTP/1.0\r\n\r\n`, { end: 'never' })
     t.match(answer, /^HTTP\/1\.1 200 /, `${prefix} HTTP/1.0 without Host: answered`)
     const body = JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4))
     t.same(seen[0], { ip: '127.0.0.1', protocol: 'http', host: '', hostname: '' }, `${prefix} without Host: Fastify's values`)
@@ -947,26 +935,14 @@ test('no proxyFix, no trustProxy: the socket\'s values and the Host header, over
   }
 })
 
-/** The openssl binary, to make a self-signed certificate; null when it is not installed. */
-function whichOpenssl (): string | null {
-  try {
-    return execFileSync('sh', ['-c', 'command -v openssl'], { encoding: 'utf8' }).trim() || null
-  } catch {
-    return null
-  }
-}
-const openssl = whichOpenssl()
+const openssl = which('openssl')
 
 test('no proxyFix, no trustProxy, over TLS: protocol https from the socket', { skip: openssl === null ? 'openssl is not installed' : false }, async (t) => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fpf-mount-tls-'))
-  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
-  const key = path.join(dir, 'key.pem')
-  const cert = path.join(dir, 'cert.pem')
-  execFileSync(openssl as string, ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-subj', '/CN=localhost', '-days', '1'], { stdio: 'ignore' })
+  const { key, cert } = selfSigned(openssl as string, workDir(t, 'fpf-mount-tls-'))
   const { f, seen } = await reporting({ https: { key: fs.readFileSync(key), cert: fs.readFileSync(cert) } } as FastifyServerOptions)
   await f.listen({ port: 0, host: '127.0.0.1' })
   t.teardown(() => f.close())
-  const port = (f.server.address() as net.AddressInfo).port
+  const port = portOf(f.server)
   for (const prefix of ['/legacy', '/e5', '/e4']) {
     seen.length = 0
     const body = await new Promise<Json>((resolve, reject) => {
@@ -991,7 +967,7 @@ test('no proxyFix, no trustProxy, HTTP/2: the host is :authority', async (t) => 
   await f.register(mountApp, { app: (req: http.IncomingMessage, res: http.ServerResponse) => { answered.push(req.url as string); res.end(JSON.stringify({ hostname: (req as any).hostname, protocol: (req as any).protocol, ...(req.headers['x-forwarded-for'] === undefined ? {} : { xff: req.headers['x-forwarded-for'] }) })) }, prefix: '/legacy' })
   await f.listen({ port: 0, host: '127.0.0.1' })
   t.teardown(() => f.close())
-  const port = (f.server.address() as net.AddressInfo).port
+  const port = portOf(f.server)
   const session = http2.connect(`http://127.0.0.1:${port}`)
   t.teardown(() => session.close())
   const stream = session.request({ ':path': '/legacy/x' })

@@ -13,7 +13,7 @@ import type net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { mountApp } from '../lib/mount/mount-app'
-import { rawRequest } from './raw-http'
+import { rawRequest } from './helpers/raw-http'
 
 const echo = (req: IncomingMessage, res: ServerResponse): void => {
   req.resume()

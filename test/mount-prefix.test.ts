@@ -5,15 +5,14 @@ import { test } from 'tap'
 import Fastify from 'fastify'
 import express from 'express'
 import express4 from 'express4'
-import { spawn } from 'node:child_process'
 import fs from 'node:fs'
-import http from 'node:http'
-import net from 'node:net'
-import os from 'node:os'
 import path from 'node:path'
 import { Writable } from 'node:stream'
 import { mountApp } from '../lib/mount/mount-app'
 import { proxyFix } from '../lib/fastify/proxy-fix'
+import { request } from './helpers/http'
+import { freePort, portOf } from './helpers/ports'
+import { missing, nginxHttp, nginxMain, runNginx, which, workDir } from './helpers/proxies'
 
 type Json = Record<string, any>
 
@@ -42,53 +41,19 @@ test('X-Forwarded-Prefix reaches the app only as trusted, and links keep the pub
   }
 })
 
-function which (name: string): string | null {
-  for (const dir of [...(process.env.PATH ?? '').split(':'), '/usr/sbin', '/sbin']) {
-    try {
-      fs.accessSync(path.join(dir, name), fs.constants.X_OK)
-      return path.join(dir, name)
-    } catch {}
-  }
-  return null
-}
+const nginx = which('nginx')
 
-async function freePort (): Promise<number> {
-  const s = net.createServer()
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve))
-  const port = (s.address() as net.AddressInfo).port
-  await new Promise((resolve) => s.close(resolve))
-  return port
-}
-
-const nginx = process.env.FPF_E2E_DISABLE?.split(',').includes('nginx') === true ? null : which('nginx')
-if (nginx === null) console.log('# mount-prefix: nginx not installed (apt-get install nginx; .ci/run does): the nginx redirect test is skipped')
-
-test('a redirect behind the real nginx prefix recipe', { skip: nginx === null ? 'nginx not installed' : false, timeout: 60000 }, async (t) => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fpf-prefix-'))
-  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
+test('a redirect behind the real nginx prefix recipe', { skip: missing('mount-prefix, the nginx redirect test', [nginx, 'nginx']), timeout: 60000 }, async (t) => {
+  const dir = workDir(t, 'fpf-prefix-')
   const f = Fastify()
   await f.register(proxyFix, { trust: '127.0.0.2' })
   await f.register(mountApp, { app: legacy(express), prefix: '/legacy' })
   await f.listen({ host: '127.0.0.1', port: 0 })
   t.teardown(() => f.close())
-  const port = (f.server.address() as net.AddressInfo).port
+  const port = portOf(f.server)
   const ng = await freePort()
   for (const d of ['body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) fs.mkdirSync(path.join(dir, d))
-  const conf = path.join(dir, 'nginx.conf')
-  fs.writeFileSync(conf, `daemon off;
-worker_processes 1;
-${process.getuid?.() === 0 ? 'user root;' : ''}
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log warn;
-events { worker_connections 16; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/body;
-  proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
-  server {
+  await runNginx(t, nginx as string, dir, nginxMain(dir, nginxHttp(dir, `  server {
     listen 127.0.0.1:${ng};
     location /app/ {
       proxy_pass http://127.0.0.1:${port}/;
@@ -96,23 +61,10 @@ http {
       proxy_set_header X-Forwarded-Prefix /app;
     }
   }
-}
-`)
-  const proc = spawn(nginx as string, ['-p', dir, '-c', conf, '-e', path.join(dir, 'error.log')], { stdio: 'ignore' })
-  const exited = new Promise((resolve) => proc.on('close', resolve))
-  t.teardown(async () => { proc.kill('SIGTERM'); await exited })
-  const get = async (url: string): Promise<{ status: number, location?: string, body: string }> => await new Promise((resolve, reject) => {
-    http.get(url, { agent: false }, (res) => {
-      let body = ''
-      res.on('data', (c) => { body += c })
-      res.on('end', () => resolve({ status: res.statusCode as number, location: res.headers.location, body }))
-    }).on('error', reject)
-  })
-  for (let i = 0; ; i++) {
-    const up = await get(`http://127.0.0.1:${ng}/app/legacy/see`).then(() => true, () => false)
-    if (up) break
-    if (i > 200) throw new Error('nginx did not start: ' + fs.readFileSync(path.join(dir, 'error.log'), 'utf8'))
-    await new Promise((resolve) => setTimeout(resolve, 50))
+`), { connections: 16 }), ng)
+  const get = async (url: string): Promise<{ status: number, location?: string, body: string }> => {
+    const res = await request(url)
+    return { status: res.status, location: res.headers.location, body: res.body }
   }
   const r = await get(`http://127.0.0.1:${ng}/app/legacy/old`)
   t.equal(r.status, 302)

@@ -12,17 +12,9 @@ import { resolve, type Headers } from '../lib/core/resolve'
 import { proxyFix } from '../lib/fastify/proxy-fix'
 import { hostRewrite } from '../lib/fastify/host-rewrite'
 import { mountApp } from '../lib/mount/mount-app'
+import { params, RUNS } from './helpers/fast-check'
 
-const CI = process.env.CI !== undefined && process.env.CI !== '' && process.env.CI !== 'false'
-const RUNS = Number(process.env.FC_RUNS ?? (CI ? 10_000 : 1_000))
 const INJECT_RUNS = Math.max(100, Math.floor(RUNS / 4))
-
-function params (numRuns: number): fc.Parameters<unknown> {
-  const p: fc.Parameters<unknown> = { numRuns }
-  if (process.env.FC_SEED !== undefined) p.seed = Number(process.env.FC_SEED)
-  if (process.env.FC_PATH !== undefined) p.path = process.env.FC_PATH
-  return p
-}
 
 /** Runs fc.assert (which throws with the seed and path on failure) and records the run count. */
 async function property (t: Tap.Test, name: string, prop: fc.IProperty<any> | fc.IAsyncProperty<any>, numRuns = RUNS): Promise<void> {

@@ -1,16 +1,14 @@
 import { test } from 'tap'
-import { execFileSync, spawn } from 'node:child_process'
 import fs from 'node:fs'
-import http from 'node:http'
-import https from 'node:https'
-import net from 'node:net'
-import os from 'node:os'
 import path from 'node:path'
 import Fastify from 'fastify'
 import { proxyProtocolServer } from '../lib/proxy-protocol/server'
 import { kProxyProtocol } from '../lib/proxy-protocol/listener'
 import { proxyFix } from '../lib/fastify/proxy-fix'
-import { exchange } from './proxy-protocol-client'
+import { exchange } from './helpers/proxy-protocol'
+import { call } from './helpers/http'
+import { freePort, portOf } from './helpers/ports'
+import { missing, nginxMain, runNginx, runProxy, selfSigned, which, workDir } from './helpers/proxies'
 
 // HAProxy 2.6 (send-proxy, send-proxy-v2 with CRC32C and a unique ID, send-proxy-v2-ssl) and
 // nginx's stream module (proxy_protocol on) in front of a Fastify app whose server is
@@ -20,83 +18,16 @@ import { exchange } from './proxy-protocol-client'
 const HAPROXY_SOURCE = '127.0.0.3'
 const NGINX_SOURCE = '127.0.0.2'
 const STREAM_MODULE = '/usr/lib/nginx/modules/ngx_stream_module.so'
-const disabled = new Set((process.env.FPF_E2E_DISABLE ?? '').split(',').map((s) => s.trim()))
-
-function which (name: string): string | null {
-  if (disabled.has(name)) return null
-  for (const dir of [...(process.env.PATH ?? '').split(':'), '/usr/sbin', '/sbin']) {
-    const file = path.join(dir, name)
-    try {
-      fs.accessSync(file, fs.constants.X_OK)
-      return file
-    } catch {}
-  }
-  return null
-}
 
 const haproxy = which('haproxy')
 const nginx = which('nginx')
 const openssl = which('openssl')
-const skipHaproxy = haproxy === null || openssl === null ? 'haproxy or openssl not installed (apt-get install haproxy openssl; .ci/run does)' : false
-const skipNginx = nginx === null || !fs.existsSync(STREAM_MODULE) ? `nginx or its stream module (${STREAM_MODULE}) not installed (apt-get install nginx libnginx-mod-stream; .ci/run does)` : false
-if (skipHaproxy !== false) console.log(`# e2e: ${skipHaproxy}`)
-if (skipNginx !== false) console.log(`# e2e: ${skipNginx}`)
+const skipHaproxy = missing('PROXY protocol e2e, HAProxy', [haproxy, 'haproxy'], [openssl, 'openssl'])
+const skipNginx = missing(`PROXY protocol e2e, nginx's stream module (${STREAM_MODULE})`, [nginx, 'nginx'], [fs.existsSync(STREAM_MODULE) ? STREAM_MODULE : null, 'libnginx-mod-stream'])
 
-async function freePort (): Promise<number> {
-  const s = net.createServer()
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve))
-  const port = (s.address() as net.AddressInfo).port
-  await new Promise((resolve) => s.close(resolve))
-  return port
-}
-
-async function run (t: Tap.Test, name: string, bin: string, args: string[], ports: number[]): Promise<void> {
-  const proc = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] })
-  let log = ''
-  proc.stdout?.on('data', (c) => { log += c })
-  proc.stderr?.on('data', (c) => { log += c })
-  const exited = new Promise<void>((resolve) => proc.on('close', () => resolve()))
-  t.teardown(async () => {
-    if (proc.exitCode !== null || proc.signalCode !== null) return
-    proc.kill('SIGTERM')
-    const timer = setTimeout(() => proc.kill('SIGKILL'), 5000)
-    await exited
-    clearTimeout(timer)
-  })
-  const end = Date.now() + 15000
-  for (const port of ports) {
-    for (;;) {
-      if (proc.exitCode !== null) throw new Error(`${name} exited with ${proc.exitCode}: ${log}`)
-      const up = await new Promise<boolean>((resolve) => {
-        const c = net.connect(port, '127.0.0.1')
-        c.once('connect', () => { c.destroy(); resolve(true) })
-        c.once('error', () => resolve(false))
-      })
-      if (up) break
-      if (Date.now() > end) throw new Error(`${name} did not listen on ${port}: ${log}`)
-      await new Promise((resolve) => setTimeout(resolve, 50))
-    }
-  }
-}
-
-function get (url: string, localAddress: string, servername?: string): Promise<{ status: number, body: any }> {
-  const lib = url.startsWith('https:') ? https : http
-  return new Promise((resolve, reject) => {
-    const req = lib.get(url, { localAddress, agent: false, rejectUnauthorized: false, servername, ALPNProtocols: ['http/1.1'] }, (res) => {
-      let body = ''
-      res.setEncoding('utf8')
-      res.on('data', (c) => { body += c })
-      res.on('end', () => {
-        try {
-          resolve({ status: res.statusCode as number, body: JSON.parse(body) })
-        } catch {
-          reject(new Error(`${res.statusCode}: ${body}`))
-        }
-      })
-    })
-    req.on('error', reject)
-    req.setTimeout(10000, () => req.destroy(new Error('timed out')))
-  })
+/** A GET from `localAddress`; the JSON reply. */
+async function get (url: string, localAddress: string, servername?: string): Promise<{ status: number, body: any }> {
+  return await call(url, localAddress, {}, { servername, ALPNProtocols: ['http/1.1'] })
 }
 
 async function app (t: Tap.Test): Promise<{ port: number, lines: string[] }> {
@@ -110,16 +41,13 @@ async function app (t: Tap.Test): Promise<{ port: number, lines: string[] }> {
   })
   await server.listen({ host: '127.0.0.1', port: 0 })
   t.teardown(() => server.close())
-  return { port: (server.server.address() as net.AddressInfo).port, lines }
+  return { port: portOf(server.server), lines }
 }
 
 test('HAProxy 2.6: send-proxy, send-proxy-v2 (CRC32C, unique ID), send-proxy-v2-ssl', { skip: skipHaproxy, timeout: 60000 }, async (t) => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fpf-pp-e2e-'))
-  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
+  const dir = workDir(t, 'fpf-pp-e2e-')
   const { port: appPort, lines } = await app(t)
-  const key = path.join(dir, 'key.pem')
-  const cert = path.join(dir, 'cert.pem')
-  execFileSync(openssl as string, ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-subj', '/CN=app.example', '-days', '1'], { stdio: 'ignore' })
+  const { key, cert } = selfSigned(openssl as string, dir, 'app.example')
   fs.writeFileSync(path.join(dir, 'both.pem'), Buffer.concat([fs.readFileSync(cert), fs.readFileSync(key)]))
   const [p1, p2, p3] = [await freePort(), await freePort(), await freePort()]
   const conf = path.join(dir, 'haproxy.cfg')
@@ -147,7 +75,7 @@ listen v2ssl
   bind 127.0.0.1:${p3} ssl crt ${dir}/both.pem alpn http/1.1
   ${server('send-proxy-v2-ssl-cn proxy-v2-options authority,ssl-cipher,cert-sig,cert-key')}
 `)
-  await run(t, 'haproxy', haproxy as string, ['-db', '-f', conf], [p1, p2, p3])
+  await runProxy(t, 'haproxy', haproxy as string, ['-db', '-f', conf], [p1, p2, p3])
 
   const one = await get(`http://127.0.0.1:${p1}/v1`, '127.0.0.31')
   t.match(one.body, { url: '/v1', ip: '127.0.0.31', socket: HAPROXY_SOURCE, pp: { version: 1, family: 'TCP4', source: { address: '127.0.0.31' }, destination: { address: '127.0.0.1', port: p1 }, peer: { address: HAPROXY_SOURCE } } })
@@ -175,19 +103,10 @@ listen v2ssl
 })
 
 test('nginx stream module: proxy_protocol on (v1)', { skip: skipNginx, timeout: 60000 }, async (t) => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fpf-pp-nginx-'))
-  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
+  const dir = workDir(t, 'fpf-pp-nginx-')
   const { port: appPort, lines } = await app(t)
   const port = await freePort()
-  const conf = path.join(dir, 'nginx.conf')
-  fs.writeFileSync(conf, `load_module ${STREAM_MODULE};
-daemon off;
-worker_processes 1;
-${process.getuid?.() === 0 ? 'user root;' : ''}
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log warn;
-events { worker_connections 64; }
-stream {
+  await runNginx(t, nginx as string, dir, nginxMain(dir, `stream {
   server {
     listen 127.0.0.1:${port};
     proxy_pass 127.0.0.1:${appPort};
@@ -195,8 +114,7 @@ stream {
     proxy_protocol on;
   }
 }
-`)
-  await run(t, 'nginx', nginx as string, ['-p', dir, '-c', conf, '-e', path.join(dir, 'error.log')], [port])
+`, { modules: [STREAM_MODULE] }), port)
   const r = await get(`http://127.0.0.1:${port}/stream`, '127.0.0.41')
   t.match(r.body, { url: '/stream', ip: '127.0.0.41', socket: NGINX_SOURCE, pp: { version: 1, family: 'TCP4', source: { address: '127.0.0.41' }, destination: { address: '127.0.0.1', port }, peer: { address: NGINX_SOURCE } } })
   const r2 = await get(`http://127.0.0.1:${port}/again`, '127.0.0.42')

@@ -1,7 +1,7 @@
 import { test } from 'tap'
 import { parseHeader, V1_MAX, V2_MAX_LENGTH, type Parsed } from '../lib/proxy-protocol/parse'
 import { crc32c } from '../lib/proxy-protocol/tlv'
-import { inet, ipv6, tlv, u16, v2, V2_SIG } from './proxy-protocol-bytes'
+import { inet, ipv6, tlv, u16, v2, V2_SIG } from './helpers/proxy-protocol'
 
 const b = (s: string): Buffer => Buffer.from(s, 'latin1')
 

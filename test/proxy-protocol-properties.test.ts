@@ -8,19 +8,10 @@ import Fastify from 'fastify'
 import { parseHeader } from '../lib/proxy-protocol/parse'
 import { proxyProtocolServer } from '../lib/proxy-protocol/server'
 import { kProxyProtocol } from '../lib/proxy-protocol/listener'
-import { bodies, exchange } from './proxy-protocol-client'
-import { tlv, u16, v2 } from './proxy-protocol-bytes'
+import { bodies, exchange, tlv, u16, v2 } from './helpers/proxy-protocol'
+import { params, RUNS } from './helpers/fast-check'
 
-const CI = process.env.CI !== undefined && process.env.CI !== '' && process.env.CI !== 'false'
-const RUNS = Number(process.env.FC_RUNS ?? (CI ? 10_000 : 1_000))
 const SOCKET_RUNS = Math.max(100, Math.floor(RUNS / 10))
-
-function params (numRuns: number): fc.Parameters<any> {
-  const p: fc.Parameters<any> = { numRuns }
-  if (process.env.FC_SEED !== undefined) p.seed = Number(process.env.FC_SEED)
-  if (process.env.FC_PATH !== undefined) p.path = process.env.FC_PATH
-  return p
-}
 
 /** The canonical text of an IPv6 address, from the system's inet_ntop (an independent oracle). */
 function canonical6 (text: string): string {

@@ -2,7 +2,6 @@
 import { test } from 'tap'
 import fs from 'node:fs'
 import http from 'node:http'
-import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { parseCommandLine } from '../lib/server/args'
@@ -16,6 +15,7 @@ import { compileOptions } from '../lib/core/options'
 import { makePeer } from '../lib/core/peer'
 import { resolve, WalkRecord } from '../lib/core/resolve'
 import { hopsOf } from '../lib/server/whoami'
+import { raw } from './helpers/raw-http'
 
 function settingsOf (argv: string[], env: NodeJS.ProcessEnv = {}) {
   const cl = parseCommandLine(argv)
@@ -55,25 +55,14 @@ test('--client-ip-header NAME=RANGES ties the header to its edge; --ranges-file 
   t.throws(() => resolveSettings({ flags: {}, flagNamer: (k) => k, file: { proxyProtocol: 'v2', proxyAllowFrom: 5 }, fileNamer: (k) => `"${k}" in app.json`, env: {}, pid: 1 }), /"proxyAllowFrom" in app.json 5: must list the load balancer's addresses/)
 })
 
-function send (port: number, bytes: string, localAddress: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const s = net.connect({ port, host: '127.0.0.1', localAddress })
-    let out = ''
-    s.on('data', (c) => { out += String(c) })
-    s.on('error', reject)
-    s.on('close', () => resolve(out))
-    s.end(bytes)
-  })
-}
-
 test('serve --proxy-protocol: the header from the balancer names the client; from anyone else the connection closes', async (t) => {
   const logs: string[] = []
   const served = await serve({ port: 0, accessLog: 'off', signals: false, proxyProtocol: 'v1', proxyAllowFrom: '127.0.0.2', trust: 'loopback' }, { stdout: (l) => logs.push(l) })
   const port = Number(new URL(served.addresses[0]).port)
   const http1 = 'GET / HTTP/1.1\r\nHost: h\r\nAccept: application/json\r\nConnection: close\r\n\r\n'
-  const body = (await send(port, `PROXY TCP4 203.0.113.77 127.0.0.1 40000 80\r\n${http1}`, '127.0.0.2')).split('\r\n\r\n')[1]
+  const body = (await raw(port, `PROXY TCP4 203.0.113.77 127.0.0.1 40000 80\r\n${http1}`, { localAddress: '127.0.0.2' })).split('\r\n\r\n')[1]
   t.match(JSON.parse(body), { corrected: { ip: '203.0.113.77' }, socket: { ip: '127.0.0.2' } }, 'whoami shows the client from the header and the balancer as the socket')
-  t.equal(await send(port, `PROXY TCP4 203.0.113.77 127.0.0.1 40000 80\r\n${http1}`, '127.0.0.5'), '', 'a forged header from another peer: closed, no response')
+  t.equal(await raw(port, `PROXY TCP4 203.0.113.77 127.0.0.1 40000 80\r\n${http1}`, { localAddress: '127.0.0.5' }), '', 'a forged header from another peer: closed, no response')
   t.equal(await served.close(), 0)
 })
 

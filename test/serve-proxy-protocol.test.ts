@@ -2,29 +2,15 @@
 // client connects from a 127.0.0.x alias and whoami shows that address.
 import { test } from 'tap'
 import fs from 'node:fs'
-import net from 'node:net'
-import os from 'node:os'
 import path from 'node:path'
 import { spawn } from 'node:child_process'
-import { call, freePort, missing, run, which } from './deploy-helpers'
+import { cli } from './helpers/cli'
+import { call } from './helpers/http'
+import { freePort, waitListening } from './helpers/ports'
+import { missing, runProxy, which, workDir } from './helpers/proxies'
 
 const haproxy = which('haproxy')
-const skip = missing(haproxy, 'haproxy', 'haproxy')
-if (skip !== false) console.log(`# e2e: ${skip}`)
-const cli = path.join(__dirname, '..', 'dist', 'cli.js')
-
-async function listening (port: number): Promise<void> {
-  for (let i = 0; i < 300; i++) {
-    const up = await new Promise<boolean>((resolve) => {
-      const c = net.connect(port, '127.0.0.1')
-      c.once('connect', () => { c.destroy(); resolve(true) })
-      c.once('error', () => resolve(false))
-    })
-    if (up) return
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-  throw new Error(`serve did not listen on ${port}`)
-}
+const skip = missing('serve --proxy-protocol behind HAProxy', [haproxy, 'haproxy'])
 
 test('HAProxy send-proxy / send-proxy-v2 in front of serve --proxy-protocol', { skip }, async (t) => {
   for (const [version, option] of [['v2', 'send-proxy-v2'], ['v1', 'send-proxy'], ['auto', 'send-proxy-v2']] as const) {
@@ -33,15 +19,15 @@ test('HAProxy send-proxy / send-proxy-v2 in front of serve --proxy-protocol', { 
     const exited = new Promise((resolve) => serve.on('close', resolve))
     t.teardown(async () => { serve.kill('SIGTERM'); await exited })
     const front = await freePort()
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fpf-serve-pp-'))
+    const dir = workDir(t, 'fpf-serve-pp-')
     const conf = path.join(dir, 'haproxy.cfg')
     fs.writeFileSync(conf, [
       'global', '  maxconn 100',
       'defaults', '  mode tcp', '  timeout connect 5s', '  timeout client 30s', '  timeout server 30s',
       'listen front', `  bind 127.0.0.1:${front}`, `  server app 127.0.0.1:${appPort} ${option} source 127.0.0.3`, ''
     ].join('\n'))
-    await listening(appPort)
-    await run(t, 'haproxy', haproxy as string, ['-db', '-f', conf], front)
+    await waitListening(appPort, { name: 'serve' })
+    await runProxy(t, 'haproxy', haproxy as string, ['-db', '-f', conf], front)
     const reply = await call(`http://127.0.0.1:${front}/`, '127.0.0.7', { accept: 'application/json', 'x-forwarded-for': '6.6.6.6' })
     t.equal(reply.status, 200, `${version}: answered`)
     t.equal(reply.body.corrected.ip, '127.0.0.7', `${version}: whoami shows the client's alias from the PROXY header, not its forged X-Forwarded-For`)

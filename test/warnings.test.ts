@@ -1,11 +1,12 @@
 // Misconfiguration warnings over real sockets: each logged once per process, kind and peer.
 import { test } from 'tap'
 import Fastify, { type FastifyInstance } from 'fastify'
-import net from 'node:net'
 import { Writable } from 'node:stream'
 import { proxyFix } from '../lib/fastify/proxy-fix'
 import { lostPrefix, resetWarnings } from '../lib/core/warnings'
 import { mountApp } from '../lib/mount/mount-app'
+import { portOf } from './helpers/ports'
+import { rawGet } from './helpers/raw-http'
 
 async function app (opts: Record<string, unknown>): Promise<{ f: FastifyInstance, port: number, logs: Array<Record<string, unknown>> }> {
   resetWarnings()
@@ -15,19 +16,10 @@ async function app (opts: Record<string, unknown>): Promise<{ f: FastifyInstance
   await f.register(proxyFix, opts)
   f.get('/', async (req) => ({ ip: req.ip }))
   await f.listen({ port: 0, host: '127.0.0.1' })
-  return { f, port: (f.server.address() as net.AddressInfo).port, logs }
+  return { f, port: portOf(f.server), logs }
 }
 
-function get (port: number, headers: string, localAddress = '127.0.0.1'): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const s = net.connect({ port, host: '127.0.0.1', localAddress })
-    let out = ''
-    s.on('data', (c) => { out += String(c) })
-    s.on('error', reject)
-    s.on('close', () => resolve(out))
-    s.end(`GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n${headers}\r\n`)
-  })
-}
+const get = async (port: number, headers: string, localAddress = '127.0.0.1'): Promise<string> => await rawGet(port, '/', headers, { localAddress })
 
 const codes = (logs: Array<Record<string, unknown>>): string[] => logs.filter((l) => typeof l.code === 'string').map((l) => `${String(l.code)}@${String(l.peer)}`)
 
@@ -127,15 +119,8 @@ test('a lost prefix: a mounted app redirects to a path without the forwarded pre
       }
     })
     await f.listen({ port: 0, host: '127.0.0.1' })
-    const port = (f.server.address() as net.AddressInfo).port
-    const req = (path: string, headers = 'X-Forwarded-Prefix: /app\r\n'): Promise<string> => new Promise((resolve, reject) => {
-      const s = net.connect(port, '127.0.0.1')
-      let out = ''
-      s.on('data', (c) => { out += String(c) })
-      s.on('error', reject)
-      s.on('close', () => resolve(out))
-      s.end(`GET ${path} HTTP/1.1\r\nHost: h\r\nConnection: close\r\n${headers}\r\n`)
-    })
+    const port = portOf(f.server)
+    const req = async (path: string, headers = 'X-Forwarded-Prefix: /app\r\n'): Promise<string> => await rawGet(port, path, headers)
     await req('/legacy/good')
     await req('/legacy/abs')
     await req('/legacy/x', '')

@@ -1,53 +1,28 @@
-import { test } from 'tap'
-import { execFile, spawn } from 'node:child_process'
+import { setTimeout as fileTimeout, test } from 'tap'
+import { execFile } from 'node:child_process'
 import fs from 'node:fs'
-import net from 'node:net'
-import os from 'node:os'
 import path from 'node:path'
-import { freePort, serving, start } from './cli-helpers'
+import { freePort, serving, start } from './helpers/cli'
+import { nginxHttp, nginxMain, runNginx, which, workDir } from './helpers/proxies'
 
 // The whoami page in a real browser (Debian's chromium, headless) behind a real nginx that
 // connects from 127.0.0.2: one case each for trusted, untrusted and spoofed. The assertions are on
 // the DOM Chromium rendered. The screenshots (phone and desktop) go to FPF_SCREENSHOTS when set
 // (the closing note's), else to a temporary directory.
 
-function which (name: string): string | null {
-  for (const dir of [...(process.env.PATH ?? '').split(':'), '/usr/sbin', '/sbin']) {
-    const file = path.join(dir, name)
-    try {
-      fs.accessSync(file, fs.constants.X_OK)
-      return file
-    } catch {}
-  }
-  return null
-}
-
-const disabled = (process.env.FPF_E2E_DISABLE ?? '').split(',')
-const nginx = disabled.includes('nginx') ? null : which('nginx')
-const chromium = disabled.includes('chromium') ? null : which('chromium')
+const nginx = which('nginx')
+const chromium = which('chromium')
 const skip = chromium === null
   ? 'chromium is not installed (apt-get install chromium; .ci/run does)'
   : nginx === null ? 'nginx is not installed (apt-get install nginx; .ci/run does)' : false
 if (skip !== false) console.log(`# whoami in Chromium skipped: ${skip}`)
 const shots = process.env.FPF_SCREENSHOTS
+// Three browser runs per case take longer than tap's 60 s per file (package.json): the file's own limit.
+fileTimeout(600_000)
 
 async function startNginx (t: Tap.Test, dir: string, appPort: number, xff: string): Promise<number> {
   const port = await freePort()
-  const conf = path.join(dir, 'nginx.conf')
-  fs.writeFileSync(conf, `daemon off;
-worker_processes 1;
-${process.getuid?.() === 0 ? 'user root;' : ''}
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log warn;
-events { worker_connections 64; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/body;
-  proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
-  server {
+  await runNginx(t, nginx as string, dir, nginxMain(dir, nginxHttp(dir, `  server {
     listen 127.0.0.1:${port};
     location / {
       proxy_pass http://127.0.0.1:${appPort};
@@ -56,20 +31,7 @@ http {
       proxy_set_header X-Forwarded-Proto https;
     }
   }
-}
-`)
-  const proc = spawn(nginx as string, ['-p', dir, '-c', conf, '-e', path.join(dir, 'error.log')], { stdio: 'ignore' })
-  const exited = new Promise((resolve) => proc.on('close', resolve))
-  t.teardown(async () => { proc.kill('SIGTERM'); await exited })
-  for (let i = 0; i < 300; i++) {
-    const up = await new Promise<boolean>((resolve) => {
-      const c = net.connect(port, '127.0.0.1')
-      c.once('connect', () => { c.destroy(); resolve(true) })
-      c.once('error', () => resolve(false))
-    })
-    if (up) break
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
+`)), port)
   return port
 }
 
@@ -91,8 +53,7 @@ const cases: Case[] = [
 
 for (const c of cases) {
   test(`whoami in Chromium behind nginx: ${c.name}`, { skip, timeout: 180_000 }, async (t) => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fpf-whoami-'))
-    t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
+    const dir = workDir(t, 'fpf-whoami-')
     const appPort = await freePort()
     const run = start(t, ['serve', '-p', String(appPort), '--trust', c.trust, '--log-level', 'warn'])
     t.teardown(() => { run.proc.kill('SIGTERM') })

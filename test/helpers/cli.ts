@@ -1,15 +1,15 @@
+// Helpers for the tests that run the built CLI for real, with real signals (npm test builds
+// before tap; a missing build is made here).
 import type { Test } from 'tap'
 import { execFileSync, spawn, type ChildProcess, type StdioOptions } from 'node:child_process'
 import fs from 'node:fs'
-import http from 'node:http'
-import net from 'node:net'
 import path from 'node:path'
+export { freePort } from './ports'
+export { request } from './http'
 
-// Helpers for the tests that run the built CLI for real, with real signals (npm test builds
-// before tap; a missing build is made here).
-export const root = path.join(__dirname, '..')
+export const root = path.join(__dirname, '..', '..')
 export const cli = path.join(root, 'dist', 'cli.js')
-export const fixtures = path.join(__dirname, 'fixtures')
+export const fixtures = path.join(root, 'test', 'fixtures')
 if (!fs.existsSync(cli)) execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', path.join(root, 'tsconfig.json')])
 
 export interface Run {
@@ -57,28 +57,6 @@ export function start (t: Test, args: string[], opts: StartOptions = {}): Run {
     }
   }
   return { proc, out, err, exit, line, count: (re) => all().filter((l) => re.test(l)).length }
-}
-
-export function request (url: string, opts: http.RequestOptions = {}): Promise<{ status: number, headers: http.IncomingHttpHeaders, body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(url, { agent: false, ...opts }, (res) => {
-      let body = ''
-      res.setEncoding('utf8')
-      res.on('data', (c) => { body += c })
-      res.on('end', () => resolve({ status: res.statusCode as number, headers: res.headers, body }))
-    })
-    req.on('error', reject)
-    req.setTimeout(10000, () => req.destroy(new Error('request timed out')))
-    req.end()
-  })
-}
-
-export async function freePort (): Promise<number> {
-  const s = net.createServer()
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve))
-  const port = (s.address() as net.AddressInfo).port
-  await new Promise((resolve) => s.close(resolve))
-  return port
 }
 
 /** autocannon against url for `seconds`, calling during() once it runs; returns the failures. */

@@ -1,27 +1,15 @@
-// The proxy configurations of docs/deploy.md's recipes, as files for test/deploy-recipes.test.ts.
+// The proxy configurations of docs/deploy.md's recipes, for test/deploy-recipes.test.ts.
 // The recipe is the lines under "recipe" (nginx, Apache) and, for Caddy and HAProxy, all but the
 // listen address and timeouts; the rest runs the proxy in the foreground on loopback, with its
 // files in a temporary directory.
-// (Named without .test so tap does not run it as a test file.)
+
+import { nginxMain, nginxHttp } from './proxies'
 
 const root = process.getuid?.() === 0
 
 /** nginx with TLS in front of the app under /app; nginx connects from 127.0.0.2. */
 export function nginxConf (dir: string, port: number, appPort: number, cert: string, key: string): string {
-  return `daemon off;
-worker_processes 1;
-${root ? 'user root;' : ''}
-pid ${dir}/nginx.pid;
-error_log ${dir}/nginx-error.log warn;
-events { worker_connections 64; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/body;
-  proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
-  server {
+  return nginxMain(dir, nginxHttp(dir, `  server {
     listen 127.0.0.1:${port} ssl;
     ssl_certificate ${cert};
     ssl_certificate_key ${key};
@@ -38,8 +26,7 @@ http {
       proxy_set_header Forwarded "";
     }
   }
-}
-`
+`), { errorLog: 'nginx-error.log' })
 }
 
 export function caddyfile (port: number, appPort: number): string {
