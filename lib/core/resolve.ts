@@ -7,6 +7,7 @@ import { makePeer, type Peer, type PeerMemo } from './peer'
 import { compileList } from './trust'
 import { BOTH_FAMILIES, FORGOTTEN_PROXY, TRUST_TOO_WIDE } from './warnings'
 import { END, ForwardedSource, text, XForwardedSource, type Headers, type HopSource } from './sources'
+import { isCommonPlan, walkXForwarded } from './fast-path'
 import { ProxyView } from './view'
 
 export type { Headers } from './sources'
@@ -134,7 +135,7 @@ function walkEdges (v: ProxyView, plan: Plan, headers: Headers, src: HopSource, 
  * and prefix from the same hop `k` where the address walk stopped (a count reads each field at
  * its own count instead).
  */
-function walk (v: ProxyView, plan: Plan, headers: Headers, src: HopSource, peer: Peer): void {
+export function walk (v: ProxyView, plan: Plan, headers: Headers, src: HopSource, peer: Peer): void {
   const counting = plan.trust.kind === 'count'
   let k = 1
   if (plan.for > 0) {
@@ -249,7 +250,8 @@ export function resolve (peer: Peer | string | undefined, encrypted: boolean, he
     if (trustedPeer(p, fix, p.fix)) {
       v.trusted = true
       if (!fix.forwarded) {
-        walk(v, fix, headers, new XForwardedSource(headers), p)
+        if (isCommonPlan(fix)) walkXForwarded(v, fix, headers)
+        else walk(v, fix, headers, new XForwardedSource(headers), p)
         if (fix.warnings && headers.forwarded !== undefined) v.notices |= BOTH_FAMILIES
       } else {
         const raw = text(headers.forwarded)
