@@ -1,6 +1,6 @@
 // The adversarial battery: table-driven attacks on proxyFix, hostRewrite and mountApp, through
 // real plugin registrations. Every row states its expected result. Rows named after an advisory
-// use that advisory's own inputs (see the table in docs and README "Security notes").
+// use that advisory's own inputs (see the table in docs/hardening.md).
 import { test } from 'tap'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import http from 'node:http'

@@ -1,7 +1,7 @@
 // Mounted vs alone: Express's req.* and res.* behaviours, compared over real sockets. The same app
 // answers the same request twice: mounted under /legacy by mountApp, and mounted under /legacy by
 // Express itself (`express().use('/legacy', app)`) on a plain http server. Status, headers and
-// body must be equal, except the cases marked `differs`, which README's mountApp section lists.
+// body must be equal, except the cases marked `differs`, which docs/mount.md lists.
 import { test } from 'tap'
 import Fastify from 'fastify'
 import express from 'express'
@@ -190,5 +190,5 @@ test('mounted vs alone: Express\'s req.* and res.* behaviours', async (t) => {
       await servers.close()
     }
   }
-  t.comment(`mounted vs alone: ${same} responses equal, ${differs} known differences (README), Express 4 and 5`)
+  t.comment(`mounted vs alone: ${same} responses equal, ${differs} known differences (docs/mount.md), Express 4 and 5`)
 })

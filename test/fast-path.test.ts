@@ -112,7 +112,7 @@ test('every plan the fast path takes is one the general walk handles the same wa
     const fast = new ProxyView(p, host, encrypted)
     const general = new ProxyView(p, host, encrypted)
     walkXForwarded(fast, plan, h)
-    walk(general, plan, h, new XForwardedSource(h), p)
+    walk(general, plan, h, new XForwardedSource(h), p, undefined)
     assert.deepEqual(observe(fast), observe(general))
     seen.compared++
     if (fast.error !== null) seen.error++

@@ -14,7 +14,7 @@ import { fixOptions } from '../lib/server/proxy-settings'
 import { PROVIDERS } from '../lib/core/provider-ranges'
 import { compileOptions } from '../lib/core/options'
 import { makePeer } from '../lib/core/peer'
-import { resolve } from '../lib/core/resolve'
+import { resolve, WalkRecord } from '../lib/core/resolve'
 import { hopsOf } from '../lib/server/whoami'
 
 function settingsOf (argv: string[], env: NodeJS.ProcessEnv = {}) {
@@ -114,10 +114,11 @@ test('hopsOf behind the PROXY protocol: the balancer as the socket, the header s
   const plan = compileOptions({ trust: '10.0.0.0/8' }, 'proxyFix')
   const peer = makePeer('203.0.113.9', false, '127.0.0.3', { source: { address: '203.0.113.9', port: 4000 } })
   const headers = { 'x-forwarded-for': '6.6.6.6' }
-  t.strictSame(hopsOf(resolve(peer, false, headers, plan, undefined), headers).map((h) => `${h.address}:${h.from}:${h.role}`),
+  const record = new WalkRecord()
+  t.strictSame(hopsOf(resolve(peer, false, headers, plan, undefined, record), record).map((h) => `${h.address}:${h.from}:${h.role}`),
     ['127.0.0.3:socket:trusted proxy', '203.0.113.9:PROXY protocol:client', '6.6.6.6:X-Forwarded-For:ignored'])
   const unixBalancer = { ...makePeer('203.0.113.9'), socketAddress: undefined, proxyProtocol: { source: { address: '203.0.113.9', port: 4000 } } }
-  t.equal(hopsOf(resolve(unixBalancer, false, {}, plan, undefined), {})[0].address, 'unix socket')
+  t.equal(hopsOf(resolve(unixBalancer, false, {}, plan, undefined, new WalkRecord()), new WalkRecord())[0].address, 'unix socket')
 })
 
 test('whoami as a plugin: the scope\'s proxyFix options stand in for serve\'s; a Forwarded chain is drawn from Forwarded', async (t) => {

@@ -9,7 +9,7 @@ import { classify, guardListen, loadError, loadModule, OwnListenError, whereIn }
 import { escapeHtml, hopsOf, renderHtml, wantsHtml, whoami } from '../lib/server/whoami'
 import { proxyFix } from '../lib/fastify/proxy-fix'
 import { compileOptions } from '../lib/core/options'
-import { resolve } from '../lib/core/resolve'
+import { resolve, WalkRecord } from '../lib/core/resolve'
 import { makePeer, type Peer } from '../lib/core/peer'
 
 type Json = Record<string, any>
@@ -132,7 +132,8 @@ test('hopsOf: the socket, then X-Forwarded-For from the right', async (t) => {
   const plan = compileOptions({ trust: 'loopback,unix' }, 'proxyFix')
   const roles = (peer: string | undefined | Peer, xff?: string): string[] => {
     const headers = xff === undefined ? {} : { 'x-forwarded-for': xff }
-    return hopsOf(resolve(peer, false, headers, plan, undefined), headers).map((h) => `${h.address}:${h.role}`)
+    const record = new WalkRecord()
+    return hopsOf(resolve(peer, false, headers, plan, undefined, record), record).map((h) => `${h.address}:${h.role}`)
   }
   t.strictSame(roles('127.0.0.1'), ['127.0.0.1:client'])
   t.strictSame(roles('127.0.0.1', '6.6.6.6, 203.0.113.9, 127.0.0.2'), ['127.0.0.1:trusted proxy', '127.0.0.2:trusted proxy', '203.0.113.9:client', '6.6.6.6:forged'])
@@ -140,7 +141,8 @@ test('hopsOf: the socket, then X-Forwarded-For from the right', async (t) => {
   t.strictSame(roles(makePeer(undefined, true)), ['unix socket:client'])
   t.strictSame(roles(makePeer(undefined, true), '6.6.6.6,, 203.0.113.9'), ['unix socket:trusted proxy', '203.0.113.9:client', '6.6.6.6:forged'])
   t.strictSame(roles('127.0.0.1', 'garbage'), ['127.0.0.1:client', 'garbage:ignored'], 'an invalid entry stops the walk')
-  t.strictSame(hopsOf(resolve('127.0.0.1', false, {}, plan, undefined), { 'x-forwarded-for': ['1.1.1.1', '2.2.2.2'] }).length, 3)
+  const record = new WalkRecord()
+  t.strictSame(hopsOf(resolve('127.0.0.1', false, { 'x-forwarded-for': ['1.1.1.1', '2.2.2.2'] }, plan, undefined, record), record).length, 3, 'two header lines are one list')
 })
 
 test('the whoami plugin: JSON and escaped HTML, why, and who may see it', async (t) => {

@@ -1,4 +1,4 @@
-import { parseIPv6 } from './ip'
+import { hexValue, parseIPv6 } from './ip'
 
 export interface HostParts {
   host: string
@@ -94,11 +94,6 @@ function isPathChar (c: number): boolean {
     (c >= 38 && c <= 44) || c === 59 || c === 61 || c === 58 || c === 64 || c === 47
 }
 
-function hexDigit (c: number): number {
-  if (c >= 48 && c <= 57) return c - 48
-  const l = c | 32
-  return l >= 97 && l <= 102 ? l - 87 : -1
-}
 
 /**
  * Validates X-Forwarded-Prefix: one leading "/", no "//", no "." or ".." segment (also when
@@ -112,8 +107,8 @@ export function parsePrefix (value: string): string | null {
     if (!isPathChar(c)) return null
     if (c === 37) {
       // a percent-escape must be well formed, and must not hide a "/" or "\\" (new segments)
-      const hi = hexDigit(value.charCodeAt(i + 1))
-      const lo = hexDigit(value.charCodeAt(i + 2))
+      const hi = hexValue(value.charCodeAt(i + 1))
+      const lo = hexValue(value.charCodeAt(i + 2))
       if (hi < 0 || lo < 0) return null
       const byte = hi * 16 + lo
       if (byte === 0x2f || byte === 0x5c) return null

@@ -1,5 +1,6 @@
 // RFC 7239 Forwarded. A single linear scan with no regular expressions; only the header's tail
 // (the elements trusted proxies appended) is read, so a 16 KiB header costs no more than a short one.
+import { isTchar } from './token'
 import { isOws, MAX_ENTRIES } from './list'
 
 /**
@@ -13,17 +14,6 @@ export interface ForwardedElement {
   by?: string
   host?: string
   proto?: string
-}
-
-// RFC 7230 tchar
-const TCHAR = new Uint8Array(128)
-for (const c of "!#$%&'*+-.^_`|~") TCHAR[c.charCodeAt(0)] = 1
-for (let c = 48; c <= 57; c++) TCHAR[c] = 1
-for (let c = 65; c <= 90; c++) TCHAR[c] = 1
-for (let c = 97; c <= 122; c++) TCHAR[c] = 1
-
-function isTchar (c: number): boolean {
-  return c < 128 && TCHAR[c] === 1
 }
 
 const QUOTED_PAIR = /\\([\s\S])/g

@@ -39,7 +39,8 @@ export function parseIPv4 (s: string, start: number, end: number): number {
   return octets === 4 ? value : -1
 }
 
-function hexValue (c: number): number {
+/** A hex digit's value, -1 for any other character. */
+export function hexValue (c: number): number {
   if (c >= 48 && c <= 57) return c - 48
   if (c >= 97 && c <= 102) return c - 87
   if (c >= 65 && c <= 70) return c - 55

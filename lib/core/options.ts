@@ -1,5 +1,6 @@
 import { FST_ERR_PROXY_FIX_TRUST_ALL_REFUSED, invalidOption } from './errors'
 import { MAX_ENTRIES } from './list'
+import { TOKEN, TOKEN_PATTERN } from './token'
 import { parseHost } from './field-values'
 import { loadRangesFile } from './ranges-file'
 import { BUILTIN_PRESETS, compileCount, compileFunction, compileList, TRUST_ALL, TRUST_OFF, type Presets, type Trust, type TrustError } from './trust'
@@ -58,8 +59,8 @@ export const optionsSchema = {
     clientIpHeader: {
       description: 'A single-IP header set by the nearest trusted proxy; or headers tied to the edges allowed to send them, such as { "cf-connecting-ip": ["cloudflare"] }.',
       anyOf: [
-        { type: 'string', pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$" },
-        { type: 'object', minProperties: 1, propertyNames: { pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$" }, additionalProperties: trustList }
+        { type: 'string', pattern: TOKEN_PATTERN },
+        { type: 'object', minProperties: 1, propertyNames: { pattern: TOKEN_PATTERN }, additionalProperties: trustList }
       ]
     },
     allowedHosts: {
@@ -68,7 +69,7 @@ export const optionsSchema = {
     },
     warnings: { description: 'Log misconfiguration warnings (each once per process, kind and peer).', type: 'boolean', default: true },
     strict: { description: 'Answer 400 to a malformed forwarded value from a trusted peer.', type: 'boolean', default: false },
-    header: { description: 'hostRewrite only: the header that carries the public host.', type: 'string', pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$" }
+    header: { description: 'hostRewrite only: the header that carries the public host.', type: 'string', pattern: TOKEN_PATTERN }
   }
 } as const
 
@@ -111,7 +112,6 @@ export interface Plan {
   guard: boolean
 }
 
-const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
 const SHARED = new Set(['trust', 'rangesFile', 'peers', 'hops', 'fields', 'forwarded', 'clientIpHeader', 'allowedHosts', 'strict', 'warnings'])
 const OWN: Record<PluginName, string[]> = {
   proxyFix: [],

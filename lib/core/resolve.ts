@@ -9,9 +9,11 @@ import { BOTH_FAMILIES, FORGOTTEN_PROXY, TRUST_TOO_WIDE } from './warnings'
 import { END, ForwardedSource, text, XForwardedSource, type Headers, type HopSource } from './sources'
 import { isCommonPlan, walkXForwarded } from './fast-path'
 import { ProxyView } from './view'
+import { WalkRecord } from './walk-record'
 
 export type { Headers } from './sources'
 export type { ProxyView, OriginalView } from './view'
+export { WalkRecord, type WalkEntry } from './walk-record'
 
 const LOCAL = compileList('private')
 
@@ -62,7 +64,7 @@ function countHops (v: ProxyView, plan: Plan, src: HopSource): void {
  * an unbracketed IPv6 before the last colon. Under Cloudflare's pseudo IPv4, CF-Connecting-IP
  * holds a made-up class E address and CF-Connecting-IPv6 the real one.
  */
-function clientHeader (v: ProxyView, plan: Plan, name: string, headers: Headers): void {
+function clientHeader (v: ProxyView, plan: Plan, name: string, headers: Headers, record: WalkRecord | undefined): void {
   let raw = text(headers[name]) as string
   let header = name
   if (name === 'cf-connecting-ip') {
@@ -82,6 +84,7 @@ function clientHeader (v: ProxyView, plan: Plan, name: string, headers: Headers)
     if (value.charCodeAt(0) === 91 && value.charCodeAt(value.length - 1) === 93) value = value.slice(1, -1)
   }
   const node = name === 'cloudfront-viewer-address' ? parseIp(value) : parseNode(value)
+  record?.add(raw, header, node === null || node === UNKNOWN ? null : node.text)
   if (node === null) v.reject(plan, header, raw)
   else if (node !== UNKNOWN) {
     v.ip = node.text
@@ -90,10 +93,10 @@ function clientHeader (v: ProxyView, plan: Plan, name: string, headers: Headers)
 }
 
 /** Whether hop `ip` is the edge of a tied header that is present; if so, its value is the client. */
-function edgeClient (v: ProxyView, plan: Plan, headers: Headers, ip: Ip): boolean {
+function edgeClient (v: ProxyView, plan: Plan, headers: Headers, ip: Ip, record: WalkRecord | undefined): boolean {
   for (const e of plan.edgeHeaders as EdgeHeader[]) {
     if (headers[e.name] !== undefined && e.edge.test(ip, 0)) {
-      clientHeader(v, plan, e.name, headers)
+      clientHeader(v, plan, e.name, headers, record)
       return true
     }
   }
@@ -106,8 +109,8 @@ function edgeClient (v: ProxyView, plan: Plan, headers: Headers, ip: Ip): boolea
  * client. A header is never believed from anywhere else, so a client that reaches another
  * trusted proxy cannot set it.
  */
-function walkEdges (v: ProxyView, plan: Plan, headers: Headers, src: HopSource, peer: Ip | null): number {
-  if (peer !== null && edgeClient(v, plan, headers, peer)) return 1
+function walkEdges (v: ProxyView, plan: Plan, headers: Headers, src: HopSource, peer: Ip | null, record: WalkRecord | undefined): number {
+  if (peer !== null && edgeClient(v, plan, headers, peer, record)) return 1
   // a peer that is only an edge (not in trust), without its header, is where the walk ends
   if (peer === null ? !plan.trust.test(null, 0) : !plan.trust.test(peer, 0)) return 1
   let i = 0
@@ -125,7 +128,7 @@ function walkEdges (v: ProxyView, plan: Plan, headers: Headers, src: HopSource, 
     if (node === UNKNOWN) break
     v.ip = node.text
     v.addHop(node.text)
-    if (edgeClient(v, plan, headers, node) || !plan.trust.test(node, i)) break
+    if (edgeClient(v, plan, headers, node, record) || !plan.trust.test(node, i)) break
   }
   return i === 0 ? 1 : i
 }
@@ -135,14 +138,14 @@ function walkEdges (v: ProxyView, plan: Plan, headers: Headers, src: HopSource, 
  * and prefix from the same hop `k` where the address walk stopped (a count reads each field at
  * its own count instead).
  */
-export function walk (v: ProxyView, plan: Plan, headers: Headers, src: HopSource, peer: Peer): void {
+export function walk (v: ProxyView, plan: Plan, headers: Headers, src: HopSource, peer: Peer, record: WalkRecord | undefined): void {
   const counting = plan.trust.kind === 'count'
   let k = 1
   if (plan.for > 0) {
     if (plan.clientIpHeader !== null) {
-      if (headers[plan.clientIpHeader] !== undefined) clientHeader(v, plan, plan.clientIpHeader, headers)
+      if (headers[plan.clientIpHeader] !== undefined) clientHeader(v, plan, plan.clientIpHeader, headers, record)
     } else if (plan.edgeHeaders !== null) {
-      k = walkEdges(v, plan, headers, src, peer.unix || peer.address === undefined ? null : parseIp(peer.address))
+      k = walkEdges(v, plan, headers, src, peer.unix || peer.address === undefined ? null : parseIp(peer.address), record)
     } else if (counting) {
       countHops(v, plan, src)
     } else {
@@ -182,6 +185,21 @@ export function walk (v: ProxyView, plan: Plan, headers: Headers, src: HopSource
       else v.prefix = prefix
     }
   }
+}
+
+/** Settles the record's client, then records the rest of the chain, or all of it when no walk ran. */
+function finish (record: WalkRecord, v: ProxyView, peer: Peer, headers: Headers, fix: Plan | undefined): void {
+  record.settle(v.ips.length > (peer.address === undefined ? 0 : 1) ? v.ip : undefined)
+  // a single client-IP header is the whole chain: the forwarded lists are not read at all
+  if (fix !== undefined && fix.clientIpHeader !== null) return
+  if (record.source !== null) {
+    record.drain(record.source)
+    return
+  }
+  const forwarded = fix?.forwarded === true
+  const raw = forwarded ? text(headers.forwarded) : undefined
+  if (!forwarded) record.drain(new XForwardedSource(headers))
+  else if (raw !== undefined) record.drain(new ForwardedSource(raw))
 }
 
 function hostRewrite (v: ProxyView, plan: Plan, headers: Headers): void {
@@ -240,22 +258,30 @@ function forgottenProxy (peer: Peer, headers: Headers): boolean {
 /**
  * The pure core: the peer and the socket's scheme, the headers and the compiled plans in; the
  * corrected view out. `fix` is proxyFix's plan, `rewrite` hostRewrite's; either may be absent.
- * `peer` is a captured connection peer (see peer.ts), or a TCP peer's address.
+ * `peer` is a captured connection peer (see peer.ts), or a TCP peer's address. With a `record`,
+ * the walk also notes every entry it read (for the whoami page); without one it costs nothing.
  */
 export function resolve (peer: Peer | string | undefined, encrypted: boolean, headers: Headers,
-  fix: Plan | undefined, rewrite: Plan | undefined): ProxyView {
+  fix: Plan | undefined, rewrite: Plan | undefined, record?: WalkRecord): ProxyView {
   const p = typeof peer === 'object' ? peer : makePeer(peer)
   const v = new ProxyView(p, text(headers.host) ?? text(headers[':authority']) ?? '', encrypted)
   if (fix !== undefined && fix.peerTrust.kind !== 'off') {
     if (trustedPeer(p, fix, p.fix)) {
       v.trusted = true
       if (!fix.forwarded) {
-        if (isCommonPlan(fix)) walkXForwarded(v, fix, headers)
-        else walk(v, fix, headers, new XForwardedSource(headers), p)
+        if (record === undefined && isCommonPlan(fix)) {
+          walkXForwarded(v, fix, headers)
+        } else {
+          const src = new XForwardedSource(headers)
+          walk(v, fix, headers, record === undefined ? src : record.watch(src), p, record)
+        }
         if (fix.warnings && headers.forwarded !== undefined) v.notices |= BOTH_FAMILIES
       } else {
         const raw = text(headers.forwarded)
-        if (raw !== undefined) walk(v, fix, headers, new ForwardedSource(raw, v, fix), p)
+        if (raw !== undefined) {
+          const src = new ForwardedSource(raw, v, fix)
+          walk(v, fix, headers, record === undefined ? src : record.watch(src), p, record)
+        }
         if (fix.warnings && headers['x-forwarded-for'] !== undefined) v.notices |= BOTH_FAMILIES
       }
       if (!fix.warnings) v.notices = 0
@@ -269,5 +295,6 @@ export function resolve (peer: Peer | string | undefined, encrypted: boolean, he
   }
   checkHost(v, fix)
   checkHost(v, rewrite)
+  if (record !== undefined) finish(record, v, p, headers, fix)
   return v
 }

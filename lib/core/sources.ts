@@ -25,6 +25,8 @@ export interface HopSource {
   field: (f: FieldName, k: number, exact: boolean) => string | undefined
   /** How a bad field value is reported: the header name and the value shown. */
   describe: (f: FieldName, raw: string) => [string, string]
+  /** The entry `next` last read, as written (only whoami's record asks). */
+  written: () => string
 }
 
 export function text (v: string | string[] | undefined): string | undefined {
@@ -70,6 +72,10 @@ export class XForwardedSource implements HopSource {
   describe (f: FieldName, raw: string): [string, string] {
     return [X_NAMES[f], raw]
   }
+
+  written (): string {
+    return (this.cursor as RightCursor).text()
+  }
 }
 
 /** RFC 7239 Forwarded: one element per hop, carrying that hop's for, proto and host together. */
@@ -80,10 +86,11 @@ export class ForwardedSource implements HopSource {
   private readonly els: ForwardedElement[]
   private i = 0
 
-  constructor (raw: string, v: ProxyView, plan: Plan) {
+  /** Without a view, a malformed header is salvaged without being reported (whoami's display of a chain no walk read). */
+  constructor (raw: string, v?: ProxyView, plan?: Plan) {
     let els = parseForwarded(raw, MAX_ENTRIES)
     if (els === null) {
-      v.reject(plan, 'Forwarded', raw)
+      v?.reject(plan as Plan, 'Forwarded', raw)
       els = forwardedTail(raw)
     }
     this.els = els
@@ -108,5 +115,9 @@ export class ForwardedSource implements HopSource {
 
   describe (f: FieldName, raw: string): [string, string] {
     return ['Forwarded', f + '=' + raw]
+  }
+
+  written (): string {
+    return this.els[this.els.length - this.i].for ?? 'unknown'
   }
 }

@@ -3,7 +3,7 @@ import { FST_ERR_PROXY_FIX_DUPLICATE_HOST, FST_ERR_PROXY_FIX_TRUST_PROXY_CONFLIC
 import { hostLines } from '../core/field-values'
 import { compileRouteOptions, type Plan } from '../core/options'
 import { peerOf, watchServer } from '../core/peer'
-import { resolve, type ProxyView } from '../core/resolve'
+import { resolve, WalkRecord, type ProxyView } from '../core/resolve'
 import { warnOnce } from '../core/warnings'
 
 type Slots = Record<symbol, unknown>
@@ -12,6 +12,26 @@ export const kView = Symbol('fastify-proxy-fix.view')
 const kPlan = { proxyFix: Symbol('fastify-proxy-fix.plan'), hostRewrite: Symbol('fastify-proxy-fix.rewrite') }
 const kRoutePlan = { proxyFix: Symbol('fastify-proxy-fix.routePlan'), hostRewrite: Symbol('fastify-proxy-fix.routeRewrite') }
 const kOverrides = Symbol('fastify-proxy-fix.overrides')
+
+/** The plans in force for this request: the scope's, or the route's own. */
+function plansOf (request: FastifyRequest): [Plan | undefined, Plan | undefined] {
+  const server = request.server as unknown as Slots
+  const fix = server[kPlan.proxyFix] as Plan | undefined
+  const rewrite = server[kPlan.hostRewrite] as Plan | undefined
+  if (server[kOverrides] !== true) return [fix, rewrite]
+  const config = request.routeOptions.config as unknown as Slots
+  return [(config[kRoutePlan.proxyFix] as Plan | undefined) ?? fix, (config[kRoutePlan.hostRewrite] as Plan | undefined) ?? rewrite]
+}
+
+/** The request resolved again with a record of the walk: what whoami shows as the chain. */
+export function walkOf (request: FastifyRequest): WalkRecord {
+  const [fix, rewrite] = plansOf(request)
+  const raw = request.raw
+  const socket = raw.socket as { encrypted?: boolean } | null
+  const record = new WalkRecord()
+  resolve(peerOf(socket), socket?.encrypted === true, raw.headers, fix, rewrite, record)
+  return record
+}
 
 /**
  * The view for this request, resolved once on first use from the socket and the raw headers.
@@ -23,14 +43,7 @@ export function viewOf (request: FastifyRequest): ProxyView {
   // undefined in a scope created before the plugin was registered (its requests lack the slot)
   const cached = slots[kView] as ProxyView | null | undefined
   if (cached !== null && cached !== undefined) return cached
-  const server = request.server as unknown as Slots
-  let fix = server[kPlan.proxyFix] as Plan | undefined
-  let rewrite = server[kPlan.hostRewrite] as Plan | undefined
-  if (server[kOverrides] === true) {
-    const config = request.routeOptions.config as unknown as Slots
-    fix = (config[kRoutePlan.proxyFix] as Plan | undefined) ?? fix
-    rewrite = (config[kRoutePlan.hostRewrite] as Plan | undefined) ?? rewrite
-  }
+  const [fix, rewrite] = plansOf(request)
   const raw = request.raw
   const socket = raw.socket as { encrypted?: boolean } | null
   const view = resolve(peerOf(socket), socket?.encrypted === true, raw.headers, fix, rewrite)

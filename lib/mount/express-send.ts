@@ -1,4 +1,5 @@
 import * as crypto from 'node:crypto'
+import { tcharClass } from '../core/token'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 
 /** The parts of an Express app and of its response that the send path reads. */
@@ -9,7 +10,7 @@ export type ExpressResponse = ServerResponse & { app?: ExpressApp, send: (...arg
 type OneShot = (algorithm: string, data: string | Buffer, encoding: 'base64') => string
 
 /** A content type that Express's setCharset(type, 'utf-8') would return unchanged. */
-const UTF8_TYPE = /^[!#$%&'*+.^_`|~0-9a-z-]+\/[!#$%&'*+.^_`|~0-9a-z-]+; charset=utf-8$/
+const UTF8_TYPE = new RegExp(`^${tcharClass('a-z')}+/${tcharClass('a-z')}+; charset=utf-8$`)
 const HTML = 'text/html; charset=utf-8'
 const OCTET = 'application/octet-stream'
 const JSON_TYPE = 'application/json; charset=utf-8'

@@ -189,13 +189,13 @@ function passThrough (_request: FastifyRequest, _payload: unknown, done: (err: E
 }
 
 const plugin: FastifyPluginAsync<Record<string, unknown>> = async (fastify, opts) => {
-  compileOptions(opts, 'mountApp')
+  const plan = compileOptions(opts, 'mountApp')
   const app = opts.app
   const handle = checkApp(app)
   const express = isExpressApp(app)
   const prefix = checkPrefix(opts.prefix)
-  const { app: _app, prefix: _prefix, ...shared } = opts
-  const own: Plan | null = Object.keys(shared).length > 0 ? compileOptions(shared, 'proxyFix') : null
+  // with options of its own, the mount's scope gets a proxyFix of its own
+  const own: Plan | null = Object.keys(opts).some((k) => k !== 'app' && k !== 'prefix') ? { ...plan, plugin: 'proxyFix' } : null
   const flags = routerFlags(fastify)
   const mount: Mount = { handle, express, hostIsHostname: hostIsHostname(app, express), base: '', segments: 0, semicolon: flags.semicolon, collapse: flags.collapse, extra: null, source: { getters: null, appPlan: null }, shadow: null }
   const handler = function (request: FastifyRequest, reply: FastifyReply): void { run(mount, request, reply) }

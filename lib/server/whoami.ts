@@ -3,8 +3,8 @@ import fp from 'fastify-plugin'
 import { invalidOption } from '../core/errors'
 import { parseIp } from '../core/ip'
 import type { ProxyView } from '../core/view'
-import { planHeaders, scopeOptions, viewOf } from '../fastify/request-getters'
-import { forwardedTail, parseForwarded } from '../core/forwarded'
+import { planHeaders, scopeOptions, viewOf, walkOf } from '../fastify/request-getters'
+import type { WalkRecord } from '../core/walk-record'
 import { compileList, type Trust } from '../core/trust'
 import { advise, type Advice, type Hop } from './whoami-verdict'
 import { renderHtml } from './whoami-page'
@@ -17,30 +17,16 @@ const RELEVANT = ['host', 'forwarded', 'x-forwarded-for', 'x-forwarded-proto', '
 export type { Hop } from './whoami-verdict'
 
 /** The chain from the socket outwards, each hop labelled as the resolution treated it. */
-/** The addresses of the forwarded header the walk read, nearest first. */
-function entriesOf (headers: Record<string, string | string[] | undefined>, forwarded: boolean): string[] {
-  const name = forwarded ? 'forwarded' : 'x-forwarded-for'
-  const raw = headers[name]
-  const text = Array.isArray(raw) ? raw.join(', ') : raw ?? ''
-  if (!forwarded) return text.split(',').map((s) => s.trim()).filter((s) => s !== '').reverse()
-  return (parseForwarded(text, 32) ?? forwardedTail(text)).map((el) => el.for ?? 'unknown').reverse()
-}
-
-export function hopsOf (view: ProxyView, headers: Record<string, string | string[] | undefined>, forwarded = false): Hop[] {
+export function hopsOf (view: ProxyView, record: WalkRecord): Hop[] {
   const original = view.original
   // Behind the PROXY protocol the walk starts from the header's source; the balancer is the socket.
   const source = view.proxyProtocol?.source ?? null
   const hops: Hop[] = [source === null
     ? { hop: 0, address: original.ip ?? 'unix socket', from: 'socket', role: 'client' }
     : { hop: 0, address: source.address, from: 'PROXY protocol', role: 'client' }]
-  const entries = entriesOf(headers, forwarded)
-  const from = forwarded ? 'Forwarded' : 'X-Forwarded-For'
-  for (let i = 0; i < entries.length; i++) hops.push({ hop: i + 1, address: entries[i], from, role: 'ignored' })
-  // view.ips runs from the socket (left out for a Unix-socket peer) to the client: every hop
-  // before the client was trusted.
-  const client = Math.max(0, view.ips.length - (source === null && original.ip === undefined ? 0 : 1))
+  record.entries.forEach((e, i) => hops.push({ hop: i + 1, address: e.address, from: e.from, role: 'ignored' }))
   // Left of the client, an address a trusted proxy passed on was written by an untrusted party.
-  for (const h of hops) h.role = h.hop < client ? 'trusted proxy' : h.hop === client ? 'client' : view.trusted && parseIp(h.address) !== null ? 'forged' : 'ignored'
+  for (const h of hops) h.role = h.hop < record.client ? 'trusted proxy' : h.hop === record.client ? 'client' : view.trusted && parseIp(h.address) !== null ? 'forged' : 'ignored'
   if (source !== null) hops.unshift({ hop: 0, address: original.ip ?? 'unix socket', from: 'socket', role: 'trusted proxy' })
   return hops
 }
@@ -86,7 +72,7 @@ export function whoamiInfo (request: FastifyRequest, given: WhoamiSettings): Who
     // Node joins repeated lines of these headers into one string.
     if (v !== undefined) headers[name] = String(v)
   }
-  const hops = hopsOf(view, raw, settings.forwarded === true)
+  const hops = hopsOf(view, walkOf(request))
   const family = settings.forwarded === true ? 'Forwarded' : 'X-Forwarded-For'
   const peer = original.ip ?? 'a Unix-socket peer'
   const trust = label(settings.trust)
@@ -103,8 +89,8 @@ export function whoamiInfo (request: FastifyRequest, given: WhoamiSettings): Who
     const client = hops.find((h) => h.role === 'client') as Hop
     if (client.hop > 0) {
       why.push(counted
-        ? `A hop count takes ${family} entry ${client.hop} from the right, whoever wrote the others: the client is ${client.address}.`
-        : `${family} was walked from the right while each hop was trusted: the client is ${client.address} (hop ${client.hop}).`)
+        ? `A hop count takes ${client.from} entry ${client.hop} from the right, whoever wrote the others: the client is ${client.address}.`
+        : `${client.from} was walked from the right while each hop was trusted: the client is ${client.address} (hop ${client.hop}).`)
     } else if (hops.length > 1) {
       why.push(`${family} gave no usable client address, so the socket peer is the client.`)
     }
