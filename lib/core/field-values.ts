@@ -94,7 +94,6 @@ function isPathChar (c: number): boolean {
     (c >= 38 && c <= 44) || c === 59 || c === 61 || c === 58 || c === 64 || c === 47
 }
 
-
 /**
  * Validates X-Forwarded-Prefix: one leading "/", no "//", no "." or ".." segment (also when
  * percent-encoded), no malformed or slash-hiding percent-escape, no scheme, query or fragment. The trailing slash is removed; "/" is "".
