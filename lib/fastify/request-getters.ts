@@ -18,7 +18,10 @@ function plansOf (request: FastifyRequest): [Plan | undefined, Plan | undefined]
   const server = request.server as unknown as Slots
   const fix = server[kPlan.proxyFix] as Plan | undefined
   const rewrite = server[kPlan.hostRewrite] as Plan | undefined
-  if (server[kOverrides] !== true) return [fix, rewrite]
+  return server[kOverrides] === true ? routePlans(request, fix, rewrite) : [fix, rewrite]
+}
+
+function routePlans (request: FastifyRequest, fix: Plan | undefined, rewrite: Plan | undefined): [Plan | undefined, Plan | undefined] {
   const config = request.routeOptions.config as unknown as Slots
   return [(config[kRoutePlan.proxyFix] as Plan | undefined) ?? fix, (config[kRoutePlan.hostRewrite] as Plan | undefined) ?? rewrite]
 }
@@ -43,7 +46,11 @@ export function viewOf (request: FastifyRequest): ProxyView {
   // undefined in a scope created before the plugin was registered (its requests lack the slot)
   const cached = slots[kView] as ProxyView | null | undefined
   if (cached !== null && cached !== undefined) return cached
-  const [fix, rewrite] = plansOf(request)
+  // plansOf() inlined: no pair allocated per request where no route overrides a plan
+  const server = request.server as unknown as Slots
+  let fix = server[kPlan.proxyFix] as Plan | undefined
+  let rewrite = server[kPlan.hostRewrite] as Plan | undefined
+  if (server[kOverrides] === true) [fix, rewrite] = routePlans(request, fix, rewrite)
   const raw = request.raw
   const socket = raw.socket as { encrypted?: boolean } | null
   const view = resolve(peerOf(socket), socket?.encrypted === true, raw.headers, fix, rewrite)
