@@ -3,7 +3,7 @@ import { parseHost, parsePort, parsePrefix, parseProto, withPort } from './field
 import { parseIp, parseIPv4, parseNode, UNKNOWN, type Ip } from './ip'
 import { MAX_ENTRIES, trimOws } from './list'
 import type { EdgeHeader, Plan } from './options'
-import { makePeer, type Peer, type PeerMemo } from './peer'
+import { makePeer, peerIp, type Peer, type PeerMemo } from './peer'
 import { compileList } from './trust'
 import { BOTH_FAMILIES, FORGOTTEN_PROXY, TRUST_TOO_WIDE } from './warnings'
 import { END, ForwardedSource, text, XForwardedSource, type Headers, type HopSource } from './sources'
@@ -145,7 +145,7 @@ export function walk (v: ProxyView, plan: Plan, headers: Headers, src: HopSource
     if (plan.clientIpHeader !== null) {
       if (headers[plan.clientIpHeader] !== undefined) clientHeader(v, plan, plan.clientIpHeader, headers, record)
     } else if (plan.edgeHeaders !== null) {
-      k = walkEdges(v, plan, headers, src, peer.unix || peer.address === undefined ? null : parseIp(peer.address), record)
+      k = walkEdges(v, plan, headers, src, peer.unix ? null : peerIp(peer), record)
     } else if (counting) {
       countHops(v, plan, src)
     } else {
@@ -228,7 +228,7 @@ function checkHost (v: ProxyView, plan: Plan | undefined): void {
 function peerVerdict (peer: Peer, plan: Plan): boolean {
   const trust = plan.trust.kind === 'count' ? plan.peers : plan.peerTrust
   if (peer.unix) return trust.test(null, 0)
-  const ip = peer.address === undefined ? null : parseIp(peer.address)
+  const ip = peerIp(peer)
   return ip !== null && trust.test(ip, 0)
 }
 
@@ -251,7 +251,7 @@ function trustedPeer (peer: Peer, plan: Plan, memo: PeerMemo): boolean {
 function forgottenProxy (peer: Peer, headers: Headers): boolean {
   if (headers['x-forwarded-for'] === undefined && headers.forwarded === undefined && headers['x-forwarded-proto'] === undefined && headers['x-forwarded-host'] === undefined) return false
   if (peer.unix) return true
-  const ip = peer.address === undefined ? null : parseIp(peer.address)
+  const ip = peerIp(peer)
   return ip !== null && LOCAL.test(ip, 0)
 }
 
