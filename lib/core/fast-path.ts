@@ -90,7 +90,8 @@ export function walkXForwarded (v: ProxyView, plan: Plan, headers: Headers): voi
   if (plan.proto > 0) {
     const raw = pick(text(headers['x-forwarded-proto']), k, true)
     if (raw !== undefined) {
-      const proto = parseProto(raw)
+      // the two values every proxy writes, compared before any case folding
+      const proto = raw === 'https' ? 'https' : raw === 'http' ? 'http' : parseProto(raw)
       if (proto === null) v.reject(plan, 'X-Forwarded-Proto', raw)
       else v.protocol = proto
     }
