@@ -136,6 +136,8 @@ test('resolveSettings: defaults, and one-line errors naming the flag and the val
     [['serve', '--http2'], /^--http2 true: needs --certfile and --keyfile/],
     [['serve', '--health', 'healthz'], /^--health "healthz": must be a path starting with "\/"$/],
     [['serve', '--prefix', 'legacy'], /^--prefix "legacy": must be a path starting with "\/"$/],
+    [['serve', '--prefix', '/legacy/'], /^--prefix "\/legacy\/": must not end with "\/"/],
+    [['serve', '--prefix', '/a/../b'], /^--prefix "\/a\/..\/b": must not contain "." or ".." segments$/],
     [['serve', '--strict', '--forwarded', '--hops', 'for'], /^--hops "for": must be a list like for=2,proto=1$/],
     [['serve', '--hops', 'for=1'], /^--hops: .*needs a numeric trust/],
     [['serve', '--trust', '2', '--fields', 'for'], /^--fields: .*does not go with a numeric trust/],

@@ -9,11 +9,9 @@
  */
 import { parseIp, type Ip } from './ip'
 
-/** What a PROXY protocol listener records on the socket (see lib/proxy-protocol). */
-export interface ProxyProtocolInfo {
-  source: { address: string, port: number } | null
-  [key: string]: unknown
-}
+import type { ProxyProtocolInfo } from '../../types'
+
+export type { ProxyProtocolInfo }
 
 export interface Peer {
   /** The address the walk starts from: the PROXY protocol source, else the socket's peer. */

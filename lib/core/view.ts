@@ -3,17 +3,12 @@ import { readHops } from './fast-path'
 import { splitHost, type HostParts } from './field-values'
 import type { Plan } from './options'
 import type { Peer, ProxyProtocolInfo } from './peer'
+import type { OriginalView, ProxyInfo } from '../../types'
 
-export interface OriginalView {
-  ip: string | undefined
-  host: string
-  hostname: string
-  port: number | null
-  protocol: 'http' | 'https'
-}
+export type { OriginalView }
 
 /** What the request looks like after correction. Built by `resolve`, read by the getters. */
-export class ProxyView {
+export class ProxyView implements ProxyInfo {
   ip: string | undefined
   host: string
   protocol: 'http' | 'https'

@@ -1,5 +1,5 @@
 // Misconfiguration warnings: what the resolver noticed about a request, logged once per process
-// per kind and per peer, with a stable code each (listed in the README with its fix).
+// per kind and per peer, with a stable code each (listed with its fix in docs/trust.md).
 import type { Plan } from './options'
 
 export const FORGOTTEN_PROXY = 1

@@ -2,8 +2,9 @@ import type { FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
 import { compileOptions, planNotices } from '../core/options'
 import { attach } from './request-getters'
+import type { ProxyFixOptions } from '../../types'
 
-const plugin: FastifyPluginAsync<Record<string, unknown>> = async (fastify, opts) => {
+const plugin: FastifyPluginAsync<ProxyFixOptions> = async (fastify, opts) => {
   const plan = compileOptions(opts, 'proxyFix')
   attach(fastify, plan)
   for (const [level, code, message] of planNotices(plan)) fastify.log[level](code, message)

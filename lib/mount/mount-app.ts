@@ -12,18 +12,11 @@ import { appTrustPlan, correctedOf, hostIsHostname, setCorrected, type Source } 
 import { compileOptions, planNotices, type Plan } from '../core/options'
 import { attach, planHeaders, warningsOn } from '../fastify/request-getters'
 import { lostPrefix } from '../core/warnings'
+import type { MountableApp, MountAppOptions, MountHandler, MountNext } from '../../types'
 
 export { checkPrefix, remainder } from './path'
 
-/** Connect's `next`: no argument (or 'route' / 'router') falls through; anything else is an error. */
-export type MountNext = (err?: unknown) => void
-/**
- * A Connect-style handler: an Express app or router, a Connect app or a plain function. Written as
- * a method type so its parameters are checked bivariantly: an express.Router, typed for Express's
- * own Request and Response, is accepted without a cast.
- */
-export type MountHandler = { bivariant (req: IncomingMessage, res: ServerResponse, next: MountNext): unknown }['bivariant']
-export type MountableApp = MountHandler | { handle: MountHandler }
+export type { MountableApp, MountHandler, MountNext }
 
 interface Mount {
   handle: MountHandler
@@ -188,7 +181,7 @@ function passThrough (_request: FastifyRequest, _payload: unknown, done: (err: E
   done(null)
 }
 
-const plugin: FastifyPluginAsync<Record<string, unknown>> = async (fastify, opts) => {
+const plugin: FastifyPluginAsync<MountAppOptions> = async (fastify, opts) => {
   const plan = compileOptions(opts, 'mountApp')
   const app = opts.app
   const handle = checkApp(app)

@@ -13,20 +13,25 @@ export interface RouterFlags {
   allowUnsafeRegex: boolean
 }
 
-/** A literal path: '/', or '/' + segments of unreserved characters, no dot segments or patterns. */
+/** What is wrong with a mount prefix, or null: a literal path, '/' or '/' + segments of unreserved characters, no dot segments or patterns. */
+export function prefixProblem (prefix: unknown): string | null {
+  if (typeof prefix !== 'string' || prefix.charCodeAt(0) !== 47) return 'must be a path starting with "/"'
+  if (prefix === '/') return null
+  if (prefix.endsWith('/')) return 'must not end with "/" (the mount matches "/prefix" and "/prefix/...")'
+  for (const segment of prefix.slice(1).split('/')) {
+    if (segment === '') return 'must not contain an empty segment ("//")'
+    if (segment === '.' || segment === '..') return 'must not contain "." or ".." segments'
+    if (!SEGMENT.test(segment)) return 'must be a literal path: letters, digits and - . _ ~ ! $ & \' + , @ only (no %, *, :, ;, ? or patterns)'
+  }
+  return null
+}
+
+/** The mount's prefix option, checked; '/' when absent. */
 export function checkPrefix (prefix: unknown): string {
   if (prefix === undefined) return '/'
-  if (typeof prefix !== 'string' || prefix.charCodeAt(0) !== 47) invalidOption('prefix', prefix, 'must be a path starting with "/"')
-  if (prefix === '/') return prefix
-  if (prefix.endsWith('/')) invalidOption('prefix', prefix, 'must not end with "/" (the mount matches "/prefix" and "/prefix/...")')
-  for (const segment of prefix.slice(1).split('/')) {
-    if (segment === '') invalidOption('prefix', prefix, 'must not contain an empty segment ("//")')
-    if (segment === '.' || segment === '..') invalidOption('prefix', prefix, 'must not contain "." or ".." segments')
-    if (!SEGMENT.test(segment)) {
-      invalidOption('prefix', prefix, 'must be a literal path: letters, digits and - . _ ~ ! $ & \' + , @ only (no %, *, :, ;, ? or patterns)')
-    }
-  }
-  return prefix
+  const why = prefixProblem(prefix)
+  if (why !== null) invalidOption('prefix', prefix, why)
+  return prefix as string
 }
 
 export function routerFlags (fastify: FastifyInstance): RouterFlags {

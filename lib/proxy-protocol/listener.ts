@@ -6,17 +6,14 @@ import tls from 'node:tls'
 import { parseIp } from '../core/ip'
 import type { Trust } from '../core/trust'
 import { kAwaitingHeader, kProxyProtocol } from '../core/peer'
-import { parseHeader, type Accept, type ProxyHeader } from './parse'
+import { parseHeader, type Accept } from './parse'
+import type { ProxyProtocolInfo } from '../../types'
 
 /** The key of the parsed header on the socket (and on the TLSSocket over it). */
 export { kProxyProtocol }
 
-export interface Peer { address: string | null, port: number | null }
-
-export interface ProxyProtocolInfo extends ProxyHeader {
-  /** The real TCP peer (the balancer); address and port are null on a Unix-domain socket. */
-  peer: Peer
-}
+export type { ProxyProtocolInfo }
+type Peer = ProxyProtocolInfo['peer']
 
 export interface ListenerConfig {
   from: Trust

@@ -2,23 +2,13 @@
 // Pure: the bytes received so far in, and out either "more", "absent" (the bytes do not start
 // like a header), "invalid" with a reason, or the header and its length. No net, no Fastify.
 import { formatIPv4, formatIPv6, parseIPv4, parseIPv6 } from '../core/ip'
-import { decodeTlvs, type Tlvs } from './tlv'
+import { decodeTlvs } from './tlv'
+import type { ProxyProtocolEndpoint, ProxyProtocolFamily, ProxyProtocolInfo } from '../../types'
 
-export interface Endpoint { address: string, port: number }
-
-export type Family = 'TCP4' | 'TCP6' | 'UDP4' | 'UDP6' | 'UNIX' | 'UNIX_DGRAM' | 'UNKNOWN'
-
-export interface ProxyHeader {
-  version: 1 | 2
-  command: 'PROXY' | 'LOCAL'
-  family: Family
-  /** The client; null for LOCAL, UNKNOWN/UNSPEC and Unix families (the socket's own address stands). */
-  source: Endpoint | null
-  destination: Endpoint | null
-  /** The paths of a v2 UNIX header (not IP addresses, so not a source). */
-  unix?: { source: string, destination: string }
-  tlvs: Tlvs
-}
+export type Endpoint = ProxyProtocolEndpoint
+export type Family = ProxyProtocolFamily
+/** The header as parsed; the listener adds the TCP peer. */
+export type ProxyHeader = Omit<ProxyProtocolInfo, 'peer'>
 
 export type Parsed =
   | { status: 'more' }
@@ -163,7 +153,7 @@ function parseV2 (buf: Buffer): Parsed {
   // LOCAL with an unknown family or a short block: where TLVs would start is unknown, skip it all
   const tlvs = decodeTlvs(header, fam === undefined || len < addrLen ? total : 16 + addrLen)
   if (typeof tlvs === 'string') return invalid('v2: ' + tlvs)
-  const out: ProxyHeader = { version: 2, command: cmd === 1 ? 'PROXY' : 'LOCAL', family, source: null, destination: null, tlvs }
+  const out: { -readonly [K in keyof ProxyHeader]: ProxyHeader[K] } = { version: 2, command: cmd === 1 ? 'PROXY' : 'LOCAL', family, source: null, destination: null, tlvs }
   if (cmd === 1) {
     if (addrLen === 12) {
       out.source = { address: formatIPv4(buf.readUInt32BE(16)), port: buf.readUInt16BE(24) }

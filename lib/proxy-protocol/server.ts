@@ -8,28 +8,9 @@ import { invalidOption } from '../core/errors'
 import { compileList, TrustError, type Trust } from '../core/trust'
 import { attach, type ListenerConfig } from './listener'
 import type { Accept } from './parse'
+import type { ProxyProtocolLogger, ProxyProtocolOptions } from '../../types'
 
-/** A pino-style logger (Fastify's `app.log` fits): one warn line per closed connection. */
-export interface ProxyProtocolLogger {
-  warn: (obj: object, msg: string) => void
-}
-
-export interface ProxyProtocolOptions {
-  /** Who may send the header: IPs, CIDRs, loopback, linklocal, uniquelocal, unix. Only the balancer. @default 'loopback' */
-  from?: string | readonly string[]
-  /** @default 'auto' (either) */
-  version?: 'v1' | 'v2' | 'auto'
-  /** Close connections from other peers, and from `from` without a header. @default true */
-  required?: boolean
-  /** Milliseconds allowed for the whole header to arrive. @default 10000 */
-  headerTimeout?: number
-  /** Where the one-line reasons go; default stderr. Can also be set later as `factory.logger`. */
-  logger?: ProxyProtocolLogger | null
-  /** Serve HTTP/2 (defaults to Fastify's own `http2` option). */
-  http2?: boolean
-  /** TLS options (defaults to Fastify's own `https` option); TLS starts after the PROXY header. */
-  https?: https.ServerOptions | http2.SecureServerOptions | true | null
-}
+export type { ProxyProtocolLogger, ProxyProtocolOptions }
 
 /** The subset of Fastify's options the factory honours, as Fastify does for its own server. */
 export interface FactoryServerOptions {

@@ -1,35 +1,10 @@
 // PROXY protocol v2 TLVs (HAProxy's proxy-protocol.txt, section 2.2), and the vendor TLVs in the
 // application range 0xE0-0xEF. Pure: bytes in, decoded values or a reason out.
+import type { ProxyProtocolSsl, ProxyProtocolTlvs } from '../../types'
 
-export interface SslInfo {
-  /** PP2_CLIENT_* bits: 0x01 TLS, 0x02 a certificate on this connection, 0x04 on this session. */
-  client: number
-  /** 0 when the client presented a certificate that was verified. */
-  verify: number
-  version?: string
-  cn?: string
-  cipher?: string
-  sigAlg?: string
-  keyAlg?: string
-}
-
-export interface RawTlv { type: number, value: Buffer }
-
-export interface Tlvs {
-  alpn?: string
-  authority?: string
-  uniqueId?: Buffer
-  netns?: string
-  ssl?: SslInfo
-  /** AWS PrivateLink: type 0xEA, subtype 0x01, the VPC endpoint ID as text. */
-  awsVpceId?: string
-  /** Azure Private Link: type 0xEE, subtype 0x01, the private endpoint's LINKID (uint32, little-endian). */
-  azureLinkId?: number
-  /** GCP Private Service Connect: type 0xE0, the 8-byte connection ID (uint64, big-endian), in decimal. */
-  gcpPscConnectionId?: string
-  /** Every TLV in the order sent (NOOP and CRC32C included), values copied. */
-  raw: RawTlv[]
-}
+export type SslInfo = ProxyProtocolSsl
+export type RawTlv = ProxyProtocolTlvs['raw'][number]
+export type Tlvs = ProxyProtocolTlvs
 
 const SSL_FIELDS: Record<number, 'version' | 'cn' | 'cipher' | 'sigAlg' | 'keyAlg'> = {
   0x21: 'version', 0x22: 'cn', 0x23: 'cipher', 0x24: 'sigAlg', 0x25: 'keyAlg'

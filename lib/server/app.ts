@@ -1,3 +1,4 @@
+import type { WhoamiOptions } from '../../types'
 import Fastify, { type FastifyInstance } from 'fastify'
 import type net from 'node:net'
 import { hostRewrite } from '../fastify/host-rewrite'
@@ -76,7 +77,8 @@ export async function buildApp (settings: Settings, loaded: Loaded, opts: BuildO
   const prefix = settings.prefix === '/' ? undefined : settings.prefix
   if (loaded.kind === 'mount') await fastify.register(mountApp, { app: loaded.app, prefix })
   else if (loaded.kind === 'plugin') await fastify.register(loaded.plugin, { prefix })
-  else await fastify.register(whoami, { prefix, settings })
+  // the page quotes the settings as given; checkPlugins compiled them at startup
+  else await fastify.register(whoami, { prefix, settings: settings as WhoamiOptions['settings'] })
   await fastify.ready()
   const h = handler as unknown as Handler
   return { fastify, handler: h, server: server as unknown as net.Server, makeServer: () => wrap(factory(h, factoryOpts)), state }

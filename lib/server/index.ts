@@ -1,3 +1,4 @@
+import type { Served, ServeOptions } from '../../types'
 import { rangesCommand } from './ranges-command'
 import cluster from 'node:cluster'
 import { EventEmitter } from 'node:events'
@@ -99,15 +100,7 @@ export async function workerMain (env: NodeJS.ProcessEnv, rt: Omit<Runtime, 'cha
   }
 }
 
-/** What serve() returns once listening. */
-export interface Served {
-  /** The addresses served, as URLs (one process) or as binds (workers). */
-  addresses: string[]
-  /** Drains (graceful) and resolves with the exit code. */
-  close: () => Promise<number>
-  /** Resolves with the exit code once the server has stopped. */
-  done: Promise<number>
-}
+export type { Served }
 
 /** Writes one line to a stream (stdout, stderr). */
 export function lineWriter (stream: { write: (text: string) => unknown }): (line: string) => void {
@@ -127,7 +120,7 @@ export interface ServeInternals {
  * The programmatic `serve`: the CLI's settings as an object. `app` is a module path (required
  * with workers: each worker loads it) or the app itself.
  */
-export async function serve (options: Record<string, unknown>, internals: ServeInternals = {}): Promise<Served> {
+export async function serve (options: ServeOptions, internals: ServeInternals = {}): Promise<Served> {
   if (options === null || typeof options !== 'object') throw new CliError('serve() needs an options object')
   const { app, serverFactory, signals: handleSignals, ...rest } = options
   checkKeys(rest, (key) => `serve option "${key}"`)

@@ -3,12 +3,12 @@ import fs from 'node:fs'
 import net from 'node:net'
 import path from 'node:path'
 import { pathToFileURL } from 'node:url'
-import type { MountHandler } from '../mount/mount-app'
+import type { MountableApp, MountHandler } from '../mount/mount-app'
 import { CliError } from './cli-error'
 
 /** What a module gave: an app to mount, or a Fastify plugin to register. */
 export type Loaded =
-  | { kind: 'mount', app: MountHandler | { handle: MountHandler } }
+  | { kind: 'mount', app: MountableApp }
   | { kind: 'plugin', plugin: FastifyPluginAsync }
   | { kind: 'whoami' }
 

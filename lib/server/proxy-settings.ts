@@ -5,11 +5,15 @@ import { loadRangesFile } from '../core/ranges-file'
 import { compileList, type TrustError } from '../core/trust'
 import { bad, CliError } from './cli-error'
 import type { Key, Settings } from './settings'
+import type { HostRewriteOptions, ProxyFixOptions } from '../../types'
+
+// trust and peers come as given (a flag, a config file): checkPlugins compiles them before use.
+type Given = Pick<ProxyFixOptions, 'trust' | 'peers'>
 
 /** The options of proxyFix for these settings. */
-export function fixOptions (s: Settings): Record<string, unknown> {
-  const opts: Record<string, unknown> = { trust: s.trust }
-  if (s.peers !== undefined) opts.peers = s.peers
+export function fixOptions (s: Settings): ProxyFixOptions {
+  const opts: ProxyFixOptions = { trust: s.trust as Given['trust'] }
+  if (s.peers !== undefined) opts.peers = s.peers as Given['peers']
   if (s.hops !== null) opts.hops = s.hops
   if (s.fields !== null) opts.fields = s.fields
   if (s.forwarded) opts.forwarded = true
@@ -21,9 +25,9 @@ export function fixOptions (s: Settings): Record<string, unknown> {
 }
 
 /** hostRewrite's options: the address trust only (a count or true has no meaning for one header). */
-export function rewriteOptions (s: Settings): Record<string, unknown> {
-  const opts: Record<string, unknown> = { trust: s.trust, header: s.hostHeader }
-  if (s.peers !== undefined) opts.peers = s.peers
+export function rewriteOptions (s: Settings): HostRewriteOptions {
+  const opts: HostRewriteOptions = { trust: s.trust as HostRewriteOptions['trust'], header: s.hostHeader as string }
+  if (s.peers !== undefined) opts.peers = s.peers as Given['peers']
   if (s.rangesFile !== null) opts.rangesFile = s.rangesFile
   if (s.allowedHosts !== null) opts.allowedHosts = s.allowedHosts
   return opts
@@ -33,7 +37,7 @@ const OPTION_KEY: Record<string, Key> = { header: 'hostHeader' }
 
 /** Compiles the plugins' options now, so a bad value fails at startup in the flag's own name. */
 export function checkPlugins (s: Settings, pick: (key: Key) => [unknown, string] | undefined): void {
-  const check = (opts: Record<string, unknown>, plugin: 'proxyFix' | 'hostRewrite'): void => {
+  const check = (opts: object, plugin: 'proxyFix' | 'hostRewrite'): void => {
     try {
       compileOptions(opts, plugin)
     } catch (err) {

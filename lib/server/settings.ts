@@ -1,6 +1,6 @@
 import os from 'node:os'
 import type { Field } from '../core/options'
-import { checkPrefix } from '../mount/mount-app'
+import { prefixProblem } from '../mount/path'
 import { bad, CliError } from './cli-error'
 import { checkPlugins } from './proxy-settings'
 import { parseBind, type Bind } from './bind-spec'
@@ -177,8 +177,8 @@ export function resolveSettings (src: Sources): Resolved {
   const app = get('app', text, null as string | null)
   const { module, exportName } = app === null ? { module: null, exportName: null } : splitModule(app)
   const prefix = get('prefix', text, DEFAULTS.prefix)
-  if (!prefix.startsWith('/')) bad(pick('prefix')?.[1] as string, prefix, 'must be a path starting with "/"')
-  checkPrefix(prefix)
+  const prefixWhy = prefixProblem(prefix)
+  if (prefixWhy !== null) bad(pick('prefix')?.[1] as string, prefix, prefixWhy)
 
   let workers = get('workers', workerCount, DEFAULTS.workers)
   if (pick('workers') === undefined && env.WEB_CONCURRENCY !== undefined && env.WEB_CONCURRENCY !== '') {

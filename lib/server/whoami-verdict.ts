@@ -1,17 +1,12 @@
 // The whoami page's verdict and suggestion: pure, from what one request shows and the settings
 // the page quotes. No Fastify here.
+import type { WhoamiHop } from '../../types'
 import { parseIp } from '../core/ip'
 import { compileList } from '../core/trust'
 import { BOTH_FAMILIES, FORGOTTEN_PROXY, TRUST_TOO_WIDE } from '../core/warnings'
 
-export type Role = 'trusted proxy' | 'client' | 'ignored' | 'forged'
-
-export interface Hop {
-  hop: number
-  address: string
-  from: string
-  role: Role
-}
+export type Hop = WhoamiHop
+export type Role = Hop['role']
 
 export type Level = 'ok' | 'misconfigured' | 'spoofable'
 

@@ -8,6 +8,7 @@ import type { WalkRecord } from '../core/walk-record'
 import { compileList, type Trust } from '../core/trust'
 import { advise, type Advice, type Hop } from './whoami-verdict'
 import { renderHtml } from './whoami-page'
+import type { WhoamiOptions } from '../../types'
 
 export { escapeHtml, renderHtml } from './whoami-page'
 
@@ -150,14 +151,7 @@ export function wantsHtml (accept: string | undefined): boolean {
   return html > 0 && html >= json && !(html === json && json > 0)
 }
 
-export interface WhoamiOptions {
-  /** Who may see the page: addresses, CIDRs or named ranges. Others get a 404. */
-  allow?: string | readonly string[]
-  /** What `allow` is matched against: the corrected client address (default) or the socket peer. */
-  allowBy?: 'client' | 'peer'
-  /** The settings the page quotes. */
-  settings?: WhoamiSettings
-}
+export type { WhoamiOptions }
 
 function compileAllow (allow: unknown): Trust | null {
   if (allow === undefined) return null
