@@ -4,7 +4,7 @@
 // per request. test/fast-path.test.ts checks that both give the same view on every input.
 import { parseHost, parsePort, parsePrefix, parseProto, withPort } from './field-values'
 import { parseIPv4, parseNode, UNKNOWN, type Ip } from './ip'
-import { isOws, MAX_ELEMENT, MAX_ENTRIES, pick, RightCursor } from './list'
+import { isOws, MAX_ELEMENT, MAX_ENTRIES, pick } from './list'
 import type { Plan } from './options'
 import { text, type Headers } from './sources'
 import { TRUST_TOO_WIDE } from './warnings'
@@ -21,8 +21,6 @@ function walkFor (v: ProxyView, plan: Plan, value: string): number {
   let at = value.length
   let seen = 0
   let i = 0
-  // the addresses taken are the first `taken` entries: the view reads them again only if asked for ips
-  let taken = 0
   for (;;) {
     // the next non-empty element leftwards, trimmed of OWS (RightCursor.next, inlined)
     let s = 0
@@ -61,20 +59,10 @@ function walkFor (v: ProxyView, plan: Plan, value: string): number {
       if (node === null || node === UNKNOWN) break
     }
     v.ip = node.text
-    taken++
+    v.addHop(node.text)
     if (!trust.test(node, i)) break
   }
-  if (taken > 0) v.takeHops(value, taken)
   return i === 0 ? 1 : i
-}
-
-/** The first `n` entries of an X-Forwarded-For value that the walk took, nearest first, onto `list`. */
-export function readHops (value: string, n: number, list: string[]): void {
-  const c = new RightCursor(value)
-  for (let i = 0; i < n && c.next(); i++) {
-    const v4 = parseIPv4(value, c.start, c.end)
-    list.push(v4 !== -1 ? c.text() : (parseNode(c.text()) as Ip).text)
-  }
 }
 
 /**

@@ -1,5 +1,4 @@
 import { FST_ERR_PROXY_FIX_MALFORMED_HEADER, show } from './errors'
-import { readHops } from './fast-path'
 import { splitHost, type HostParts } from './field-values'
 import type { Plan } from './options'
 import type { Peer, ProxyProtocolInfo } from './peer'
@@ -23,9 +22,6 @@ export class ProxyView implements ProxyInfo {
   private readonly encrypted: boolean
   /** The addresses taken from the headers, nearest first (null: none). */
   private hops: string[] | null
-  /** Or, from the fast path: the X-Forwarded-For value whose first `taken` entries are the hops. */
-  private chain: string
-  private taken: number
   private list: string[] | null
 
   constructor (peer: Peer, host: string, encrypted: boolean) {
@@ -41,8 +37,6 @@ export class ProxyView implements ProxyInfo {
     this.socketHost = host
     this.encrypted = encrypted
     this.hops = null
-    this.chain = ''
-    this.taken = 0
     this.list = null
   }
 
@@ -51,15 +45,8 @@ export class ProxyView implements ProxyInfo {
     if (this.list !== null) return this.list
     const list = this.peer.address === undefined ? [] : [this.peer.address]
     if (this.hops !== null) for (const hop of this.hops) list.push(hop)
-    else if (this.taken !== 0) readHops(this.chain, this.taken, list)
     this.list = list
     return list
-  }
-
-  /** Records that the first `n` entries of X-Forwarded-For `value` were taken: read again only for `ips`. */
-  takeHops (value: string, n: number): void {
-    this.chain = value
-    this.taken = n
   }
 
   /** Records one more address taken from the headers. */
