@@ -7,6 +7,7 @@
  * connection arrives, and a peer counts as a Unix-socket peer only when its socket or server is
  * a pipe; a TCP peer whose address is unknown is never trusted.
  */
+import { parseIp, type Ip } from './ip'
 
 import type { ProxyProtocolInfo } from '../../types'
 
@@ -23,6 +24,8 @@ export interface Peer {
   /** proxyFix's and hostRewrite's last verdict on this peer: a connection's peer does not change. */
   readonly fix: PeerMemo
   readonly rewrite: PeerMemo
+  /** `address` parsed, on first use (see peerIp): null when it is absent or does not parse. */
+  parsed?: Ip | null
 }
 
 export interface PeerMemo {
@@ -47,7 +50,13 @@ interface SocketLike {
 }
 
 export function makePeer (address: string | undefined, unix = false, socketAddress = address, proxyProtocol: ProxyProtocolInfo | null = null): Peer {
-  return { address, socketAddress, unix, proxyProtocol, fix: { plan: null, trusted: false }, rewrite: { plan: null, trusted: false } }
+  return { address, socketAddress, unix, proxyProtocol, fix: { plan: null, trusted: false }, rewrite: { plan: null, trusted: false }, parsed: undefined }
+}
+
+/** The peer's address parsed, once per connection: every untrusted request asks (the forgotten-proxy check). */
+export function peerIp (peer: Peer): Ip | null {
+  if (peer.parsed === undefined) peer.parsed = peer.address === undefined ? null : parseIp(peer.address)
+  return peer.parsed
 }
 
 function listensOnPath (server: ServerLike | null | undefined): boolean {

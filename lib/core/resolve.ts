@@ -3,10 +3,11 @@ import { parseHost, parsePort, parsePrefix, parseProto, withPort } from './field
 import { parseIp, parseIPv4, parseNode, UNKNOWN, type Ip } from './ip'
 import { MAX_ENTRIES, trimOws } from './list'
 import type { EdgeHeader, Plan } from './options'
-import { makePeer, type Peer, type PeerMemo } from './peer'
+import { makePeer, peerIp, type Peer, type PeerMemo } from './peer'
 import { compileList } from './trust'
 import { BOTH_FAMILIES, FORGOTTEN_PROXY, TRUST_TOO_WIDE } from './warnings'
 import { END, ForwardedSource, text, XForwardedSource, type Headers, type HopSource } from './sources'
+import { isCommonPlan, walkXForwarded } from './fast-path'
 import { ProxyView } from './view'
 import { WalkRecord } from './walk-record'
 
@@ -137,14 +138,14 @@ function walkEdges (v: ProxyView, plan: Plan, headers: Headers, src: HopSource, 
  * and prefix from the same hop `k` where the address walk stopped (a count reads each field at
  * its own count instead).
  */
-function walk (v: ProxyView, plan: Plan, headers: Headers, src: HopSource, peer: Peer, record: WalkRecord | undefined): void {
+export function walk (v: ProxyView, plan: Plan, headers: Headers, src: HopSource, peer: Peer, record: WalkRecord | undefined): void {
   const counting = plan.trust.kind === 'count'
   let k = 1
   if (plan.for > 0) {
     if (plan.clientIpHeader !== null) {
       if (headers[plan.clientIpHeader] !== undefined) clientHeader(v, plan, plan.clientIpHeader, headers, record)
     } else if (plan.edgeHeaders !== null) {
-      k = walkEdges(v, plan, headers, src, peer.unix || peer.address === undefined ? null : parseIp(peer.address), record)
+      k = walkEdges(v, plan, headers, src, peer.unix ? null : peerIp(peer), record)
     } else if (counting) {
       countHops(v, plan, src)
     } else {
@@ -227,7 +228,7 @@ function checkHost (v: ProxyView, plan: Plan | undefined): void {
 function peerVerdict (peer: Peer, plan: Plan): boolean {
   const trust = plan.trust.kind === 'count' ? plan.peers : plan.peerTrust
   if (peer.unix) return trust.test(null, 0)
-  const ip = peer.address === undefined ? null : parseIp(peer.address)
+  const ip = peerIp(peer)
   return ip !== null && trust.test(ip, 0)
 }
 
@@ -250,7 +251,7 @@ function trustedPeer (peer: Peer, plan: Plan, memo: PeerMemo): boolean {
 function forgottenProxy (peer: Peer, headers: Headers): boolean {
   if (headers['x-forwarded-for'] === undefined && headers.forwarded === undefined && headers['x-forwarded-proto'] === undefined && headers['x-forwarded-host'] === undefined) return false
   if (peer.unix) return true
-  const ip = peer.address === undefined ? null : parseIp(peer.address)
+  const ip = peerIp(peer)
   return ip !== null && LOCAL.test(ip, 0)
 }
 
@@ -268,8 +269,12 @@ export function resolve (peer: Peer | string | undefined, encrypted: boolean, he
     if (trustedPeer(p, fix, p.fix)) {
       v.trusted = true
       if (!fix.forwarded) {
-        const src = new XForwardedSource(headers)
-        walk(v, fix, headers, record === undefined ? src : record.watch(src), p, record)
+        if (record === undefined && isCommonPlan(fix)) {
+          walkXForwarded(v, fix, headers)
+        } else {
+          const src = new XForwardedSource(headers)
+          walk(v, fix, headers, record === undefined ? src : record.watch(src), p, record)
+        }
         if (fix.warnings && headers.forwarded !== undefined) v.notices |= BOTH_FAMILIES
       } else {
         const raw = text(headers.forwarded)

@@ -13,19 +13,27 @@ const kPlan = { proxyFix: Symbol('fastify-proxy-fix.plan'), hostRewrite: Symbol(
 const kRoutePlan = { proxyFix: Symbol('fastify-proxy-fix.routePlan'), hostRewrite: Symbol('fastify-proxy-fix.routeRewrite') }
 const kOverrides = Symbol('fastify-proxy-fix.overrides')
 
-/** The plans in force for this request: the scope's, or the route's own. */
-function plansOf (request: FastifyRequest): [Plan | undefined, Plan | undefined] {
+/** The plans in force for this request: the scope's, or the route's own (no pair allocated per request). */
+function fixOf (request: FastifyRequest): Plan | undefined {
   const server = request.server as unknown as Slots
   const fix = server[kPlan.proxyFix] as Plan | undefined
+  return server[kOverrides] === true ? (routeConfig(request)[kRoutePlan.proxyFix] as Plan | undefined) ?? fix : fix
+}
+
+function rewriteOf (request: FastifyRequest): Plan | undefined {
+  const server = request.server as unknown as Slots
   const rewrite = server[kPlan.hostRewrite] as Plan | undefined
-  if (server[kOverrides] !== true) return [fix, rewrite]
-  const config = request.routeOptions.config as unknown as Slots
-  return [(config[kRoutePlan.proxyFix] as Plan | undefined) ?? fix, (config[kRoutePlan.hostRewrite] as Plan | undefined) ?? rewrite]
+  return server[kOverrides] === true ? (routeConfig(request)[kRoutePlan.hostRewrite] as Plan | undefined) ?? rewrite : rewrite
+}
+
+function routeConfig (request: FastifyRequest): Slots {
+  return request.routeOptions.config as unknown as Slots
 }
 
 /** The request resolved again with a record of the walk: what whoami shows as the chain. */
 export function walkOf (request: FastifyRequest): WalkRecord {
-  const [fix, rewrite] = plansOf(request)
+  const fix = fixOf(request)
+  const rewrite = rewriteOf(request)
   const raw = request.raw
   const socket = raw.socket as { encrypted?: boolean } | null
   const record = new WalkRecord()
@@ -43,7 +51,8 @@ export function viewOf (request: FastifyRequest): ProxyView {
   // undefined in a scope created before the plugin was registered (its requests lack the slot)
   const cached = slots[kView] as ProxyView | null | undefined
   if (cached !== null && cached !== undefined) return cached
-  const [fix, rewrite] = plansOf(request)
+  const fix = fixOf(request)
+  const rewrite = rewriteOf(request)
   const raw = request.raw
   const socket = raw.socket as { encrypted?: boolean } | null
   const view = resolve(peerOf(socket), socket?.encrypted === true, raw.headers, fix, rewrite)
