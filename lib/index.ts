@@ -1,7 +1,7 @@
 import { proxyFix } from './fastify/proxy-fix'
 import { hostRewrite } from './fastify/host-rewrite'
 import { mountApp } from './mount/mount-app'
-import { optionsSchema } from './core/options'
+import { optionsSchema } from './core/options-schema'
 import { serve } from './server/index'
 import { whoami } from './server/whoami'
 import { proxyProtocolServer, withProxyProtocol } from './proxy-protocol/server'

@@ -1,6 +1,7 @@
 import { test } from 'tap'
 import Ajv from 'ajv'
-import { compileOptions, compileRouteOptions, optionsSchema, planNotices } from '../lib/core/options'
+import { compileOptions, compileRouteOptions, planNotices } from '../lib/core/options'
+import { optionsSchema } from '../lib/core/options-schema'
 import { show } from '../lib/core/errors'
 
 const BAD: Array<[string, Record<string, unknown> | unknown, string, RegExp]> = [

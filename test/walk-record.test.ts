@@ -74,3 +74,19 @@ test('the whoami page over a socket: a client-IP header is a hop of the chain', 
   t.strictSame(body.hops.map((h) => `${h.from}:${h.address}:${h.role}`), ['socket:127.0.0.1:trusted proxy', 'x-real-ip:203.0.113.7:client'])
   t.match(body.why.join(' '), /x-real-ip was walked from the right/)
 })
+
+test('a bad field value is reported as the header says it, with or without a record', async (t) => {
+  const plan = compileOptions({ trust: 'loopback', strict: true }, 'proxyFix')
+  const headers = { 'x-forwarded-for': '203.0.113.7', 'x-forwarded-proto': 'gopher' }
+  const record = new WalkRecord()
+  const recorded = resolve('127.0.0.1', false, headers, plan, undefined, record)
+  const plain = resolve('127.0.0.1', false, headers, plan, undefined)
+  t.match(recorded.error?.message, /X-Forwarded-Proto.*gopher/)
+  t.equal(recorded.error?.message, plain.error?.message, 'the record changes nothing the request sees')
+  t.equal(recorded.ip, plain.ip)
+})
+
+test('a hop count whose nth entry is unknown: the peer stands, the entries are drawn', async (t) => {
+  t.strictSame(walk({ trust: 2 }, { 'x-forwarded-for': 'unknown, 198.51.100.1' }),
+    [['X-Forwarded-For:198.51.100.1', 'X-Forwarded-For:unknown'], 0, '127.0.0.1'])
+})

@@ -7,8 +7,6 @@ import { BUILTIN_PRESETS, compileCount, compileFunction, compileList, TRUST_ALL,
 
 import { FIELDS, type Field } from './options-schema'
 
-export { FIELDS, optionsSchema, type Field } from './options-schema'
-
 export interface EdgeHeader {
   /** The lower-cased header name. */
   name: string

@@ -1,8 +1,8 @@
 // What the walk read, for the whoami page: the page shows the chain as the resolver saw it,
 // never a second parse of the headers.
-import { UNKNOWN, type Ip } from './ip'
+import { UNKNOWN } from './ip'
 import { MAX_ENTRIES } from './list'
-import { END, type FieldName, type HopSource } from './sources'
+import { END, type HopSource } from './sources'
 
 export interface WalkEntry {
   /** The entry as read: an address, `unknown`, or the malformed text. */
@@ -11,30 +11,20 @@ export interface WalkEntry {
   from: string
 }
 
-/** A source that records every address the walk reads from it. */
-class RecordedSource implements HopSource {
-  constructor (private readonly src: HopSource, private readonly record: WalkRecord) {}
-
-  get bad (): string { return this.src.bad }
-  get overflow (): boolean { return this.src.overflow }
-  get name (): string { return this.src.name }
-
-  next (): Ip | typeof UNKNOWN | null | typeof END {
-    const node = this.src.next()
-    if (node !== END) this.record.add(this.src.written(), this.src.name, node === null || node === UNKNOWN ? null : node.text)
-    return node
-  }
-
-  field (f: FieldName, k: number, exact: boolean): string | undefined {
-    return this.src.field(f, k, exact)
-  }
-
-  describe (f: FieldName, raw: string): [string, string] {
-    return this.src.describe(f, raw)
-  }
-
-  written (): string {
-    return this.src.written()
+/** The same source, but every address the walk reads from it is also added to `record`. */
+function recorded (src: HopSource, record: WalkRecord): HopSource {
+  return {
+    get bad () { return src.bad },
+    get overflow () { return src.overflow },
+    name: src.name,
+    next () {
+      const node = src.next()
+      if (node !== END) record.add(src.written(), src.name, node === null || node === UNKNOWN ? null : node.text)
+      return node
+    },
+    field: src.field.bind(src),
+    describe: src.describe.bind(src),
+    written: src.written.bind(src)
   }
 }
 
@@ -48,7 +38,6 @@ export class WalkRecord {
   client = 0
   /** The source the walk read, once it has read one. */
   source: HopSource | null = null
-  private drained = false
 
   /** The address each entry gave the walk, null for `unknown` or a malformed entry. */
   private readonly taken: Array<string | null> = []
@@ -59,16 +48,14 @@ export class WalkRecord {
   }
 
   watch (src: HopSource): HopSource {
-    this.source = new RecordedSource(src, this)
+    this.source = recorded(src, this)
     return this.source
   }
 
-  /** Records what is left of a source (or all of one the walk never read); once per record. */
+  /** Records what is left of a source, or all of one the walk never read. */
   drain (src: HopSource): void {
-    if (this.drained) return
-    this.drained = true
-    const recorded = src instanceof RecordedSource ? src : new RecordedSource(src, this)
-    for (let i = 0; i <= MAX_ENTRIES && recorded.next() !== END; i++);
+    const read = src === this.source ? src : recorded(src, this)
+    for (let i = 0; i <= MAX_ENTRIES && read.next() !== END; i++);
   }
 
   /** The client is the last entry read whose address the view took; `ip` is undefined when none was taken. */

@@ -14,7 +14,7 @@ import { attach, planHeaders, warningsOn } from '../fastify/request-getters'
 import { lostPrefix } from '../core/warnings'
 import type { MountableApp, MountAppOptions, MountHandler, MountNext } from '../../types'
 
-export { checkPrefix, remainder } from './path'
+export { remainder } from './path'
 
 export type { MountableApp, MountHandler, MountNext }
 

@@ -1,5 +1,5 @@
 import os from 'node:os'
-import type { Field } from '../core/options'
+import type { Field } from '../core/options-schema'
 import { prefixProblem } from '../mount/path'
 import { bad, CliError } from './cli-error'
 import { checkPlugins } from './proxy-settings'
