@@ -45,7 +45,9 @@ async function paired (ours, baseline, opts = {}) {
     pools = servers.map((s, i) => new Pool(s.port, variants[s.variant], sizes[i], o.connections))
     await Promise.all(pools.map((p) => p.ready))
 
-    // Capacity probe, both saturated at once: also the JIT's warm-up, before the warm-up round.
+    // A cold server answers a fifth of what it will once the JIT has warmed up: saturate both once
+    // and discard it, then probe the capacity, both saturated at once.
+    await drive(pools, Infinity, o.probeMs)
     const probe = await drive(pools, Infinity, o.probeMs)
     const capacity = Math.min(...probe.map((r) => r.responses)) * 1000 / o.probeMs
     const rate = o.rate ?? Math.max(100, Math.round(capacity * o.load / 100) * 100)

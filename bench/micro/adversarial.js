@@ -52,8 +52,12 @@ const F = [
 ]
 
 function time (fn) {
-  const N = 300
   for (let i = 0; i < 50; i++) fn()
+  // process.cpuUsage() moves in scheduler ticks (a few ms): a batch must last far longer than one
+  const t = process.hrtime.bigint()
+  for (let i = 0; i < 50; i++) fn()
+  const each = Number(process.hrtime.bigint() - t) / 50
+  const N = Math.max(300, Math.ceil(10e6 / Math.max(each, 1)))
   const rounds = []
   for (let r = 0; r < 7; r++) {
     // CPU time, not wall time: on a shared machine a batch can be preempted midway

@@ -46,3 +46,17 @@ export const FST_ERR_PROXY_FIX_UPGRADE_REFUSED = createError<[]>(
 export function invalidOption (option: string, value: unknown, why: string): never {
   throw new FST_ERR_PROXY_FIX_INVALID_OPTION(option, show(value), why)
 }
+
+/**
+ * A request's 400, built without a stack trace: it is an answer to the client, never a bug to
+ * trace, and capturing the stack was half the cost of a malformed 16 KiB header.
+ */
+export function requestError (build: () => Error): Error {
+  const limit = Error.stackTraceLimit
+  Error.stackTraceLimit = 0
+  try {
+    return build()
+  } finally {
+    Error.stackTraceLimit = limit
+  }
+}

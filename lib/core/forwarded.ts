@@ -143,8 +143,11 @@ export function forwardedTail (raw: string): ForwardedElement[] {
   const floor = raw.length > MAX_TAIL ? raw.length - MAX_TAIL : 0
   let end = raw.length
   for (let n = 0; n <= MAX_ENTRIES && end > 0; n++) {
-    const comma = raw.lastIndexOf(',', end - 1)
-    if (comma + 1 < floor) break
+    // not lastIndexOf: with no comma in the tail, it would read all 16 KiB to the left of it
+    let comma = end - 1
+    while (comma >= 0 && comma >= floor - 1 && raw.charCodeAt(comma) !== 44) comma--
+    // a segment that starts left of the tail is not read
+    if (comma < floor - 1) break
     const els = parseForwarded(raw.slice(comma + 1, end), 1)
     if (els === null) break
     if (els.length > 0) out.push(els[0])

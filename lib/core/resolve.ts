@@ -1,4 +1,4 @@
-import { FST_ERR_PROXY_FIX_HOST_NOT_ALLOWED, show } from './errors'
+import { FST_ERR_PROXY_FIX_HOST_NOT_ALLOWED, requestError, show } from './errors'
 import { parseHost, parsePort, parsePrefix, parseProto, withPort } from './field-values'
 import { parseIp, parseIPv4, parseNode, UNKNOWN, type Ip } from './ip'
 import { MAX_ENTRIES, trimOws } from './list'
@@ -216,7 +216,7 @@ function checkHost (v: ProxyView, plan: Plan | undefined): void {
   // The whole host must be well formed, not only its hostname: a Host header is not validated
   // on the way in, and `a.test:@evil.com` or `evil.com/.example.com` would pass a name check.
   if (plan !== undefined && plan.allowedHosts !== null && v.error === null && (!plan.allowedHosts(v.hostname) || parseHost(v.host) === null)) {
-    v.error = new FST_ERR_PROXY_FIX_HOST_NOT_ALLOWED(show(v.host))
+    v.error = requestError(() => new FST_ERR_PROXY_FIX_HOST_NOT_ALLOWED(show(v.host)))
   }
 }
 

@@ -1,4 +1,4 @@
-import { FST_ERR_PROXY_FIX_MALFORMED_HEADER, show } from './errors'
+import { FST_ERR_PROXY_FIX_MALFORMED_HEADER, requestError, show } from './errors'
 import { splitHost, type HostParts } from './field-values'
 import type { Plan } from './options'
 import type { Peer, ProxyProtocolInfo } from './peer'
@@ -96,6 +96,6 @@ export class ProxyView implements ProxyInfo {
 
   /** Records the first failure; the bad value itself is never used. */
   reject (plan: Plan, name: string, value: string): void {
-    if (plan.strict && this.error === null) this.error = new FST_ERR_PROXY_FIX_MALFORMED_HEADER(name, show(value))
+    if (plan.strict && this.error === null) this.error = requestError(() => new FST_ERR_PROXY_FIX_MALFORMED_HEADER(name, show(value)))
   }
 }

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest, FastifyReply, HookHandlerDoneFunction, RouteOptions } from 'fastify'
-import { FST_ERR_PROXY_FIX_DUPLICATE_HOST, FST_ERR_PROXY_FIX_TRUST_PROXY_CONFLICT } from '../core/errors'
+import { FST_ERR_PROXY_FIX_DUPLICATE_HOST, FST_ERR_PROXY_FIX_TRUST_PROXY_CONFLICT, requestError } from '../core/errors'
 import { hostLines } from '../core/field-values'
 import { compileRouteOptions, type Plan } from '../core/options'
 import { peerOf, watchServer } from '../core/peer'
@@ -60,7 +60,7 @@ export function viewOf (request: FastifyRequest): ProxyView {
   // would pass allowedHosts while a proxy in front may have routed on the other. Counted only
   // where a plan answers 400 anyway.
   if (((fix?.guard ?? false) || (rewrite?.guard ?? false)) && view.error === null && hostLines(raw.rawHeaders) > 1) {
-    view.error = new FST_ERR_PROXY_FIX_DUPLICATE_HOST()
+    view.error = requestError(() => new FST_ERR_PROXY_FIX_DUPLICATE_HOST())
   }
   slots[kView] = view
   if (view.notices !== 0) warnOnce(request.log, view.notices, view.ips[0] ?? 'unix', fix as Plan)
