@@ -17,15 +17,18 @@ export { WalkRecord, type WalkEntry } from './walk-record'
 
 const LOCAL = compileList('private')
 
-/** Address trust: walk leftwards while each hop is trusted. Returns the index where it stopped. */
-function walkHops (v: ProxyView, plan: Plan, src: HopSource): number {
+/**
+ * Address trust: walk leftwards while each hop is trusted, or until `atEdge` says a hop is an
+ * edge whose own header named the client. Returns the index where it stopped.
+ */
+function walkHops (v: ProxyView, plan: Plan, src: HopSource, atEdge: ((node: Ip) => boolean) | null): number {
   let i = 0
   for (;;) {
     const node = src.next()
     if (node === END) {
       if (src.overflow) v.reject(plan, src.name, `more than ${MAX_ENTRIES} entries`)
       // every hop was trusted: the client is the leftmost only by default
-      else if (i > 0 && plan.trust.kind !== 'all') v.notices |= TRUST_TOO_WIDE
+      else if (atEdge === null && i > 0 && plan.trust.kind !== 'all') v.notices |= TRUST_TOO_WIDE
       break
     }
     i++
@@ -36,7 +39,7 @@ function walkHops (v: ProxyView, plan: Plan, src: HopSource): number {
     if (node === UNKNOWN) break
     v.ip = node.text
     v.addHop(node.text)
-    if (!plan.trust.test(node, i)) break
+    if ((atEdge !== null && atEdge(node)) || !plan.trust.test(node, i)) break
   }
   return i === 0 ? 1 : i
 }
@@ -113,24 +116,7 @@ function walkEdges (v: ProxyView, plan: Plan, headers: Headers, src: HopSource, 
   if (peer !== null && edgeClient(v, plan, headers, peer, record)) return 1
   // a peer that is only an edge (not in trust), without its header, is where the walk ends
   if (peer === null ? !plan.trust.test(null, 0) : !plan.trust.test(peer, 0)) return 1
-  let i = 0
-  for (;;) {
-    const node = src.next()
-    if (node === END) {
-      if (src.overflow) v.reject(plan, src.name, `more than ${MAX_ENTRIES} entries`)
-      break
-    }
-    i++
-    if (node === null) {
-      v.reject(plan, src.name, src.bad)
-      break
-    }
-    if (node === UNKNOWN) break
-    v.ip = node.text
-    v.addHop(node.text)
-    if (edgeClient(v, plan, headers, node, record) || !plan.trust.test(node, i)) break
-  }
-  return i === 0 ? 1 : i
+  return walkHops(v, plan, src, (node) => edgeClient(v, plan, headers, node, record))
 }
 
 /**
@@ -149,7 +135,7 @@ export function walk (v: ProxyView, plan: Plan, headers: Headers, src: HopSource
     } else if (counting) {
       countHops(v, plan, src)
     } else {
-      k = walkHops(v, plan, src)
+      k = walkHops(v, plan, src, null)
     }
   }
   if (plan.proto > 0) {

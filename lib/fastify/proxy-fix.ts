@@ -1,13 +1,10 @@
 import type { FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
-import { compileOptions, planNotices } from '../core/options'
-import { attach } from './request-getters'
+import { registerPlan } from './request-getters'
 import type { ProxyFixOptions } from '../../types'
 
 const plugin: FastifyPluginAsync<ProxyFixOptions> = async (fastify, opts) => {
-  const plan = compileOptions(opts, 'proxyFix')
-  attach(fastify, plan)
-  for (const [level, code, message] of planNotices(plan)) fastify.log[level](code, message)
+  registerPlan(fastify, opts, 'proxyFix')
 }
 
 export const proxyFix = fp(plugin, { fastify: '5.x', name: 'fastify-proxy-fix' })

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest, FastifyReply, HookHandlerDoneFunction, RouteOptions } from 'fastify'
 import { FST_ERR_PROXY_FIX_DUPLICATE_HOST, FST_ERR_PROXY_FIX_TRUST_PROXY_CONFLICT, requestError } from '../core/errors'
 import { hostLines } from '../core/field-values'
-import { compileRouteOptions, type Plan } from '../core/options'
+import { compileOptions, compileRouteOptions, planNotices, type Plan } from '../core/options'
 import { peerOf, watchServer } from '../core/peer'
 import { resolve, WalkRecord, type ProxyView } from '../core/resolve'
 import { warnOnce } from '../core/warnings'
@@ -155,4 +155,11 @@ export function warningsOn (request: FastifyRequest): boolean {
 /** The options proxyFix was registered with in this request's scope. */
 export function scopeOptions (request: FastifyRequest): Readonly<Record<string, unknown>> {
   return scopePlan(request).options
+}
+
+/** A plugin's registration: its options compiled (or a coded error), wired into the scope, its notices logged once. */
+export function registerPlan (fastify: FastifyInstance, opts: unknown, plugin: 'proxyFix' | 'hostRewrite'): void {
+  const plan = compileOptions(opts, plugin)
+  attach(fastify, plan)
+  for (const [level, code, message] of planNotices(plan)) fastify.log[level](code, message)
 }
