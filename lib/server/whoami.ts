@@ -88,7 +88,10 @@ export function whoamiInfo (request: FastifyRequest, given: WhoamiSettings): Who
       ? `The socket peer ${peer} is in peers (${label(settings.peers)}), so forwarded headers were read with a hop count of ${trust}.`
       : `The socket peer ${peer} is trusted (trust ${trust}), so forwarded headers were read.`)
     const client = hops.find((h) => h.role === 'client') as Hop
-    if (client.hop > 0) {
+    const list = client.from === 'X-Forwarded-For' || client.from === 'Forwarded'
+    if (client.hop > 0 && !list) {
+      why.push(`The client-IP header ${client.from}, read through trusted hops, names the client: ${client.address}.`)
+    } else if (client.hop > 0) {
       why.push(counted
         ? `A hop count takes ${client.from} entry ${client.hop} from the right, whoever wrote the others: the client is ${client.address}.`
         : `${client.from} was walked from the right while each hop was trusted: the client is ${client.address} (hop ${client.hop}).`)
