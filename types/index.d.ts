@@ -227,6 +227,10 @@ declare namespace fastifyProxyFix {
     prefix?: string
     /** Take the host from this header set by a trusted proxy (hostRewrite). */
     hostHeader?: string
+    /** Read a PROXY protocol header (v1, v2 or either) at the start of every connection, before HTTP. @default off */
+    proxyProtocol?: 'v1' | 'v2' | 'auto'
+    /** Who may send the PROXY protocol header. @default the `trust` list, when it is an address list */
+    proxyAllowFrom?: string | readonly (NamedRange | (string & {}))[]
     /** Makes the servers (one per bind) instead of the built-in HTTP, HTTPS or HTTP/2 ones. One process only. */
     serverFactory?: ServeServerFactory
     /** Handle TERM, INT, QUIT, HUP, TTIN, TTOU, USR1, and exit once stopped. @default true */

@@ -6,9 +6,9 @@ import type { ProxyView } from '../core/view'
 import { planHeaders, scopeOptions, viewOf, walkOf } from '../fastify/request-getters'
 import type { WalkRecord } from '../core/walk-record'
 import { compileList, type Trust } from '../core/trust'
-import { advise, type Advice, type Hop } from './whoami-verdict'
+import { advise, type Hop } from './whoami-verdict'
 import { renderHtml } from './whoami-page'
-import type { WhoamiOptions } from '../../types'
+import type { WhoamiOptions, WhoamiReport } from '../../types'
 
 export { escapeHtml, renderHtml } from './whoami-page'
 
@@ -41,16 +41,8 @@ export interface WhoamiSettings {
   forwarded?: boolean
 }
 
-export interface WhoamiInfo extends Advice {
-  pid: number
-  socket: { ip: string | null, host: string, protocol: string }
-  corrected: { ip: string | null, ips: string[], host: string, hostname: string, port: number | null, protocol: string, prefix: string, url: string }
-  trusted: boolean
-  hops: Hop[]
-  headers: Record<string, string>
-  why: string[]
-  config: Record<string, unknown>
-}
+/** The page's JSON: the contract's WhoamiReport. */
+export type WhoamiInfo = WhoamiReport
 
 const label = (v: unknown): string => v === undefined ? '(proxyFix default)' : Array.isArray(v) ? v.join(',') : String(v)
 

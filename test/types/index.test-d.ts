@@ -67,6 +67,8 @@ expectType<Promise<Served>>(serve({ app: express(), port: 0, signals: false, acc
 expectType<Promise<Served>>(serve({ app: async (f: FastifyInstance) => { f.get('/', async () => 'hi') }, serverFactory: (handler) => createServer(handler) }))
 expectAssignable<ServeOptions>({ certfile: 'c.pem', keyfile: 'k.pem', http2: true, clientIpHeader: 'fly-client-ip', hostHeader: 'x-fhost', logLevel: 'warn' })
 expectError(serve({ workers: 'many' }))
+expectType<Promise<Served>>(serve({ app: './app.js', proxyProtocol: 'v2', proxyAllowFrom: ['10.0.0.5'] }))
+expectError(serve({ proxyProtocol: 'v3' }))
 expectError(serve({ accessLogFormat: 'apache' }))
 expectError(serve({ logLevel: 'loud' }))
 serve({}).then(async (served) => {
