@@ -10,11 +10,6 @@ import { text, type Headers } from './sources'
 import { TRUST_TOO_WIDE } from './warnings'
 import type { ProxyView } from './view'
 
-/** Whether `walkXForwarded` applies to the plan (its peer already trusted). */
-export function isCommonPlan (plan: Plan): boolean {
-  return !plan.forwarded && plan.clientIpHeader === null && plan.edgeHeaders === null && plan.trust.kind !== 'count'
-}
-
 /** X-Forwarded-For walked leftwards while each hop is trusted; returns the hop where it stopped (1 at least). */
 function walkFor (v: ProxyView, plan: Plan, value: string): number {
   const trust = plan.trust

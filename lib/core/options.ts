@@ -44,6 +44,8 @@ export interface Plan {
   warnings: boolean
   /** An onRequest check is needed to answer 400. */
   guard: boolean
+  /** X-Forwarded-* without a hop count or a client-IP header: resolve takes fast-path.ts. */
+  fastPath: boolean
 }
 
 const SHARED = new Set(['trust', 'rangesFile', 'peers', 'hops', 'fields', 'forwarded', 'clientIpHeader', 'allowedHosts', 'strict', 'warnings'])
@@ -240,7 +242,9 @@ export function compileOptions (input: unknown, plugin: PluginName): Plan {
     strict,
     warnings: opts.warnings !== false,
     header,
-    guard: allowedHosts !== null || (strict && peerTrust.kind !== 'off')
+    guard: allowedHosts !== null || (strict && peerTrust.kind !== 'off'),
+    // the commonest plan, which fast-path.ts walks in place (decided here, not per request)
+    fastPath: opts.forwarded !== true && clientIpHeader === null && edgeHeaders === null && trust.kind !== 'count'
   }
 }
 

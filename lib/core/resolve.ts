@@ -7,7 +7,7 @@ import { makePeer, peerIp, type Peer, type PeerMemo } from './peer'
 import { compileList } from './trust'
 import { BOTH_FAMILIES, FORGOTTEN_PROXY, TRUST_TOO_WIDE } from './warnings'
 import { END, ForwardedSource, text, XForwardedSource, type Headers, type HopSource } from './sources'
-import { isCommonPlan, walkXForwarded } from './fast-path'
+import { walkXForwarded } from './fast-path'
 import { ProxyView } from './view'
 import { WalkRecord } from './walk-record'
 
@@ -255,7 +255,7 @@ export function resolve (peer: Peer | string | undefined, encrypted: boolean, he
     if (trustedPeer(p, fix, p.fix)) {
       v.trusted = true
       if (!fix.forwarded) {
-        if (record === undefined && isCommonPlan(fix)) {
+        if (record === undefined && fix.fastPath) {
           walkXForwarded(v, fix, headers)
         } else {
           const src = new XForwardedSource(headers)
