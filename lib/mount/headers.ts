@@ -1,3 +1,4 @@
+import type { FastifyReply } from 'fastify'
 import { IncomingMessage } from 'node:http'
 
 /** The corrected values the mounted app reads, in Express's shapes. */
@@ -53,4 +54,18 @@ export function setHeaders (req: IncomingMessage, headers: IncomingMessage['head
   if (req instanceof IncomingMessage) req.headers = headers
   // Http2ServerRequest's headers has a getter only.
   else Object.defineProperty(req, 'headers', { value: headers, writable: true, configurable: true, enumerable: true })
+}
+
+let kReplyHeaders: symbol | null | undefined
+
+/**
+ * The headers set on the reply so far (by hooks, before the app runs). reply.getHeaders() merges
+ * the raw response's headers into a new object on every call, a measurable share of a mounted
+ * request; the reply's own table, found once by its symbol's description, is all the mount copies
+ * across. Where a Fastify keeps it elsewhere, getHeaders() answers.
+ */
+export function replyHeaders (reply: FastifyReply): Record<string, unknown> {
+  if (kReplyHeaders === undefined) kReplyHeaders = Object.getOwnPropertySymbols(reply).find((s) => s.description === 'fastify.reply.headers') ?? null
+  if (kReplyHeaders === null) return reply.getHeaders()
+  return (reply as unknown as Record<symbol, Record<string, unknown>>)[kReplyHeaders]
 }

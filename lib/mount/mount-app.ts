@@ -4,7 +4,7 @@ import fp from 'fastify-plugin'
 import { FST_ERR_PROXY_FIX_UPGRADE_REFUSED, invalidOption, show } from '../core/errors'
 import { isExpressApp, type ExpressResponse } from './express-send'
 import { json, pinMethods, send } from './express-response'
-import { rewriteHeaders, setHeaders } from './headers'
+import { replyHeaders, rewriteHeaders, setHeaders } from './headers'
 import { checkPrefix, remainder, routerFlags } from './path'
 import { addMethods, claimRoutes, yieldTo } from './routes'
 import { appMatching, buildShadow, printedRoutes, shadowed, type Shadow } from './shadow'
@@ -117,7 +117,7 @@ function run (mount: Mount, request: FastifyRequest, reply: FastifyReply): void 
   req.log = request.log
   ;(res as ServerResponse & { log?: unknown }).log = request.log
   req.url = remainder(url, mount.segments, mount.semicolon, mount.collapse)
-  const set = reply.getHeaders()
+  const set = replyHeaders(reply)
   for (const name in set) res.setHeader(name, set[name] as string | number | string[])
   const restore = (): void => {
     req.url = url
@@ -125,12 +125,13 @@ function run (mount: Mount, request: FastifyRequest, reply: FastifyReply): void 
   }
   // Fastify's url and headers are back as the response ends, so onResponse hooks and the request
   // log see them. (A 'finish' listener would do too, but measured several percent per request.)
-  const end = res.end as (...args: unknown[]) => ServerResponse
+  const end = res.end as (chunk: unknown, encoding: unknown, callback: unknown) => ServerResponse
   const prefix = values.prefix
-  res.end = function (this: ServerResponse, ...args: unknown[]) {
+  // end(chunk, encoding, callback) is the whole signature (a rest parameter costs an array a request)
+  res.end = function (this: ServerResponse, chunk: unknown, encoding: unknown, callback: unknown) {
     restore()
     if (prefix !== '' && this.statusCode >= 300 && this.statusCode < 400 && warningsOn(request)) lostPrefix(request.log, prefix, this.getHeader('location'))
-    return end.apply(this, args)
+    return end.call(this, chunk, encoding, callback)
   } as ServerResponse['end']
   if (mount.express) {
     const ex = res as ExpressResponse
