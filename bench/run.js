@@ -11,7 +11,8 @@
 //   --write-docs    also write the table into docs/benchmarks.md, between its bench:table markers
 //   --load F        offered rate per side, as a share of the slower side's probed capacity
 //   --rate N        a fixed offered rate per side instead (req/s)
-// Env: BENCH_NO_PIN=1 (no taskset), BENCH_CPU_PROF=dir (servers write .cpuprofile files there).
+// Env: BENCH_NO_PIN=1 (no taskset), BENCH_CPU_PROF=dir (servers write <n>-<variant>.cpuprofile files
+// there; `node bench/profile/breakdown.js dir` groups their self time by owner).
 const { pinSelf } = require('./harness/pin')
 const { paired, DEFAULTS } = require('./harness/paired')
 const { header, table, writeDocs } = require('./harness/table')

@@ -9,6 +9,7 @@ const { pinnedFork } = require('./pin')
 
 const SERVER = path.join(__dirname, '..', 'server.js')
 const live = new Set()
+let started = 0 // names the servers' profiles in start order
 
 function killAll () {
   for (const child of live) {
@@ -28,7 +29,9 @@ for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
 
 /** Starts `variant` on 127.0.0.1 (a free port); resolves { variant, child, port }. */
 function startServer (variant) {
-  const execArgv = process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : []
+  const execArgv = process.env.BENCH_CPU_PROF
+    ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF, '--cpu-prof-name', `${++started}-${variant}.cpuprofile`]
+    : []
   const child = fork(SERVER, [variant], { ...pinnedFork(execArgv), stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
   live.add(child)
   return new Promise((resolve, reject) => {

@@ -10,7 +10,7 @@ const { drive } = require('./pace')
 const { median, spread } = require('./stats')
 const { variants } = require('../variants')
 
-const DEFAULTS = { rounds: 7, seconds: 2, connections: 32, load: 0.6, probeMs: 1000 }
+const DEFAULTS = { rounds: 7, seconds: 2, connections: 32, load: 0.6, probeMs: 1000, maxProbes: 10 }
 
 /** A sanity request: 200 and the values the variant must produce. Returns the response size. */
 async function check (server) {
@@ -45,11 +45,19 @@ async function paired (ours, baseline, opts = {}) {
     pools = servers.map((s, i) => new Pool(s.port, variants[s.variant], sizes[i], o.connections))
     await Promise.all(pools.map((p) => p.ready))
 
-    // A cold server answers a fifth of what it will once the JIT has warmed up: saturate both once
-    // and discard it, then probe the capacity, both saturated at once.
-    await drive(pools, Infinity, o.probeMs)
-    const probe = await drive(pools, Infinity, o.probeMs)
-    const capacity = Math.min(...probe.map((r) => r.responses)) * 1000 / o.probeMs
+    // A cold server answers a fraction of what it will once the JIT has warmed up, and an Express
+    // app takes several seconds to get there (a rate set from a cold probe left it idling at a
+    // fifth of its capacity, where fixed per-second costs swamp the per-request ones). So both are
+    // saturated at once, a probe at a time, until two probes in a row agree within 10% (at least
+    // three, at most ten); the last one sets the capacity.
+    let capacity = 0
+    for (let probes = 1; probes <= o.maxProbes; probes++) {
+      const probe = await drive(pools, Infinity, o.probeMs)
+      const now = Math.min(...probe.map((r) => r.responses)) * 1000 / o.probeMs
+      const steady = probes >= 3 && Math.abs(now - capacity) <= 0.1 * capacity
+      capacity = now
+      if (steady) break
+    }
     const rate = o.rate ?? Math.max(100, Math.round(capacity * o.load / 100) * 100)
 
     const ratios = []
