@@ -14,29 +14,29 @@ export const UNKNOWN = 'unknown'
 
 /** Parses a strict dotted quad in `s[start, end)`. Returns the unsigned 32-bit value, or -1. */
 export function parseIPv4 (s: string, start: number, end: number): number {
+  // 0.0.0.0 to 255.255.255.255: anything shorter or longer is refused unread
+  if (end - start < 7 || end - start > 15) return -1
   let value = 0
-  let octets = 0
-  let i = start
-  while (i < end) {
-    const first = i
-    let octet = 0
-    while (i < end) {
-      const c = s.charCodeAt(i)
-      if (c < 48 || c > 57) break
-      octet = octet * 10 + (c - 48)
-      i++
+  // the octet being read, -1 before its first digit
+  let octet = -1
+  let dots = 0
+  for (let i = start; i < end; i++) {
+    const c = s.charCodeAt(i)
+    if (c === 46) {
+      if (octet === -1 || dots === 3) return -1
+      // unsigned arithmetic: a signed shift would make 255.255.255.255 collide with -1
+      value = value * 256 + octet
+      octet = -1
+      dots++
+    } else {
+      // a leading zero (octal in inet_aton) is refused: a 0 may only stand alone; with no
+      // leading zero, a fourth digit is over 255, so the range check bounds the length too
+      if (c < 48 || c > 57 || octet === 0) return -1
+      octet = octet === -1 ? c - 48 : octet * 10 + (c - 48)
+      if (octet > 255) return -1
     }
-    const len = i - first
-    if (len === 0 || len > 3 || octet > 255 || (len > 1 && s.charCodeAt(first) === 48)) return -1
-    // unsigned arithmetic: a signed shift would make 255.255.255.255 collide with -1
-    value = value * 256 + octet
-    octets++
-    if (i === end) break
-    if (s.charCodeAt(i) !== 46 || octets === 4) return -1
-    i++
-    if (i === end) return -1
   }
-  return octets === 4 ? value : -1
+  return octet === -1 || dots !== 3 ? -1 : value * 256 + octet
 }
 
 /** A hex digit's value, -1 for any other character. */

@@ -15,6 +15,11 @@ export interface Trust {
   count: number
   /** `ip` is null for a Unix-socket peer. */
   test: (ip: Ip | null, hop: number) => boolean
+  /**
+   * For an address list (and trust-all): the verdict on a plain IPv4 address given as its
+   * unsigned 32-bit value, the same as `test` gives its Ip; lets a walk skip building the Ip.
+   */
+  testV4?: (v4: number) => boolean
 }
 
 const NAMED: Record<string, string[]> = {
@@ -112,22 +117,23 @@ export function compileList (input: string | readonly string[], presets: Presets
     }
   }
   const n4 = v4Nets.length
+  const testV4 = (a: number): boolean => {
+    for (let i = 0; i < n4; i++) if ((a & v4Masks[i]) === v4Nets[i]) return true
+    return false
+  }
   return {
     kind: 'list',
     count: 0,
     test (ip) {
       if (ip === null) return unix
-      const a = ip.v4
-      if (a !== -1) {
-        // IPv4 and IPv4-mapped peers are matched as IPv4 only (as proxy-addr does): a mapped
-        // peer must get the same answer as the plain IPv4 one, so `::/0` trusts neither
-        for (let i = 0; i < n4; i++) if ((a & v4Masks[i]) === v4Nets[i]) return true
-        return false
-      }
+      // IPv4 and IPv4-mapped peers are matched as IPv4 only (as proxy-addr does): a mapped
+      // peer must get the same answer as the plain IPv4 one, so `::/0` trusts neither
+      if (ip.v4 !== -1) return testV4(ip.v4)
       const p = ip.v6 as Uint16Array
       for (let i = 0; i < v6.length; i++) if (v6Match(p, v6[i])) return true
       return false
-    }
+    },
+    testV4
   }
 }
 
@@ -150,7 +156,7 @@ const never = (): boolean => false
 const always = (): boolean => true
 
 export const TRUST_OFF: Trust = { kind: 'off', count: 0, test: never }
-export const TRUST_ALL: Trust = { kind: 'all', count: 0, test: always }
+export const TRUST_ALL: Trust = { kind: 'all', count: 0, test: always, testV4: always }
 
 export function compileCount (count: number): Trust {
   return { kind: 'count', count, test: always }

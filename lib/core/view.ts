@@ -20,8 +20,7 @@ export class ProxyView implements ProxyInfo {
   private readonly peer: Peer
   private readonly socketHost: string
   private readonly encrypted: boolean
-  /** The addresses taken from the headers, nearest first (null: none). */
-  private hops: string[] | null
+  /** The peer, then the addresses taken from the headers, nearest first (null: not built yet). */
   private list: string[] | null
 
   constructor (peer: Peer, host: string, encrypted: boolean) {
@@ -36,23 +35,18 @@ export class ProxyView implements ProxyInfo {
     this.peer = peer
     this.socketHost = host
     this.encrypted = encrypted
-    this.hops = null
     this.list = null
   }
 
-  /** The peer first, then every address taken from the headers, the client last. Built on first read. */
+  /** The peer first, then every address taken from the headers, the client last. */
   get ips (): string[] {
-    if (this.list !== null) return this.list
-    const list = this.peer.address === undefined ? [] : [this.peer.address]
-    if (this.hops !== null) for (const hop of this.hops) list.push(hop)
-    this.list = list
-    return list
+    return (this.list ??= this.peer.address === undefined ? [] : [this.peer.address])
   }
 
-  /** Records one more address taken from the headers. */
+  /** Records one more address taken from the headers (the walk does, before anyone reads ips). */
   addHop (ip: string): void {
-    if (this.hops === null) this.hops = [ip]
-    else this.hops.push(ip)
+    if (this.list !== null) this.list.push(ip)
+    else this.list = this.peer.address === undefined ? [ip] : [this.peer.address, ip]
   }
 
   // hostname and port are split from the host only when read: most requests never ask.
