@@ -24,6 +24,10 @@ const PAIRED = [
   paired('connect-native', 'Connect handler mounted / native route', 'connectMounted', 'nativeRoute', atLeast(0.95)),
   paired('connect-middie', 'Connect handler mounted / @fastify/middie', 'connectMounted', 'middie', atLeast(1.10)),
   paired('beside-mount', 'routes beside a mount / without', 'routesBesideMount', 'routesAlone', atLeast(0.99)),
+  // What the row above is made of, one part at a time: run with --only beside (not in the full table)
+  { ...paired('beside-connect', 'routes beside a Connect mount / without', 'routesBesideConnect', 'routesAlone', atLeast(0.99)), extra: true },
+  { ...paired('beside-express-loaded', 'routes, an Express app loaded, not mounted / without', 'routesExpressLoaded', 'routesAlone', atLeast(0.99)), extra: true },
+  { ...paired('beside-wildcard', 'routes beside a wildcard route, no mount / without', 'routesBesideWildcard', 'routesAlone', atLeast(0.99)), extra: true },
   paired('proxy-protocol', 'PROXY protocol listener / without, keep-alive', 'ppListener', 'ppPlain', atLeast(0.97)),
   // a reference: the warnings cost nothing once fired, so this reads like the calibration row
   paired('warnings', 'proxyFix warnings fired / warnings off', 'proxyFixWarned', 'proxyFixQuiet', near(0.98, 1.02))
@@ -75,7 +79,7 @@ function adversarial (family) {
  */
 function select (only) {
   const all = [...PAIRED, ...MICRO]
-  if (only === undefined) return [CALIBRATION, ...all]
+  if (only === undefined) return [CALIBRATION, ...all.filter((r) => r.extra !== true)]
   const q = only.toLowerCase()
   if (q === CALIBRATION.slug) return [CALIBRATION]
   const exact = all.filter((r) => r.slug === q)

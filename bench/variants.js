@@ -105,6 +105,22 @@ const variants = {
     return { fastify: f }
   }, '/hello'),
   routesAlone: mountRow(() => ({ fastify: hello(fastify()) }), '/hello'),
+  // What "routes beside a mount" is made of, one part at a time (rows with `extra`, run by --only):
+  routesBesideConnect: mountRow(() => {
+    const f = hello(fastify())
+    f.register(lib().mountApp, { app: connectHandler, prefix: '/legacy' })
+    return { fastify: f }
+  }, '/hello'),
+  routesExpressLoaded: mountRow(() => {
+    const f = hello(fastify())
+    f.decorate('legacyApp', expressApp()) // built and kept, never mounted
+    return { fastify: f }
+  }, '/hello'),
+  routesBesideWildcard: mountRow(() => {
+    const f = hello(fastify())
+    f.all('/legacy/*', (req, reply) => { reply.send('') }) // the mount's route shape, no mount
+    return { fastify: f }
+  }, '/hello'),
 
   // PROXY protocol, keep-alive: each connection sends its v1 header once, as a balancer does.
   ppListener: { ...mountRow(() => ppApp({ serverFactory: lib().proxyProtocolServer({ from: 'loopback' }) }), '/hello', { pp: 1 }), proxyProtocol: true },

@@ -31,7 +31,7 @@ for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
 function startServer (variant) {
   const execArgv = process.env.BENCH_CPU_PROF
     ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF, '--cpu-prof-name', `${++started}-${variant}.cpuprofile`]
-    : []
+    : (process.env.BENCH_NODE_ARGS ? process.env.BENCH_NODE_ARGS.split(' ') : [])
   const child = fork(SERVER, [variant], { ...pinnedFork(execArgv), stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
   live.add(child)
   return new Promise((resolve, reject) => {

@@ -10,7 +10,7 @@ const { drive } = require('./pace')
 const { median, spread } = require('./stats')
 const { variants } = require('../variants')
 
-const DEFAULTS = { rounds: 7, seconds: 2, connections: 32, load: 0.6, probeMs: 1000, maxProbes: 10 }
+const DEFAULTS = { rounds: 7, seconds: 2, connections: 32, load: 0.6, probeMs: 1000, maxProbes: 10, warmRequests: 10000 }
 
 /** A sanity request: 200 and the values the variant must produce. Returns the response size. */
 async function check (server) {
@@ -46,15 +46,19 @@ async function paired (ours, baseline, opts = {}) {
     await Promise.all(pools.map((p) => p.ready))
 
     // A cold server answers a fraction of what it will once the JIT has warmed up, and an Express
-    // app takes several seconds to get there (a rate set from a cold probe left it idling at a
-    // fifth of its capacity, where fixed per-second costs swamp the per-request ones). So both are
-    // saturated at once, a probe at a time, until two probes in a row agree within 10% (at least
-    // three, at most ten); the last one sets the capacity.
+    // app takes several seconds to get there: a rate set from a cold probe left it idling at a
+    // fifth of its capacity, where costs paid per second (timers, GC) swamp those per request.
+    // Its first seconds can look steady and still be cold (the optimizing compiler's thread shares
+    // the pinned CPU). So both are saturated at once, a probe at a time, until each side has
+    // answered warmRequests and the last two probes agree within 10% (at most maxProbes); the
+    // last one sets the capacity.
     let capacity = 0
+    const answered = [0, 0]
     for (let probes = 1; probes <= o.maxProbes; probes++) {
       const probe = await drive(pools, Infinity, o.probeMs)
+      probe.forEach((r, i) => { answered[i] += r.responses })
       const now = Math.min(...probe.map((r) => r.responses)) * 1000 / o.probeMs
-      const steady = probes >= 3 && Math.abs(now - capacity) <= 0.1 * capacity
+      const steady = Math.min(...answered) >= o.warmRequests && Math.abs(now - capacity) <= 0.1 * capacity
       capacity = now
       if (steady) break
     }
@@ -66,7 +70,8 @@ async function paired (ours, baseline, opts = {}) {
     for (let round = 0; round <= o.rounds; round++) {
       const before = await Promise.all(servers.map(serverCpu))
       // whichever side goes first has an edge: alternate it every round (and every tick)
-      const got = await drive(pools, rate, o.seconds * 1000, round % 2)
+      // the warm-up round settles both at the offered rate; a second is enough after the probes
+      const got = await drive(pools, rate, round === 0 ? 1000 : o.seconds * 1000, round % 2)
       const after = await Promise.all(servers.map(serverCpu))
       if (round === 0) continue // warm-up
       // A side that fell behind the offered rate ran saturated for a while: its CPU per request
