@@ -35,6 +35,33 @@ const PAIRED = [
 
 const fmtSpread = (s) => `${s.min.toFixed(2)}..${s.max.toFixed(2)}`
 
+// A reference: printed, with no target of its own.
+const reference = { text: '-', met: null }
+
+// The same comparisons without sockets (bench/micro/no-sockets.js): the JavaScript alone, which
+// the socket work both sides share dilutes in the rows above. `--only no-sockets` runs them.
+const noSockets = (slug, label, ours, base) => ({
+  slug: `no-sockets-${slug}`,
+  label: `no sockets: ${label}`,
+  target: reference,
+  extra: true,
+  async run () {
+    const r = await require('./micro/no-sockets').run(ours, base)
+    return { value: r.ratio, shown: r.ratio.toFixed(3), spread: fmtSpread(r.spread), detail: `${r.ours.toFixed(2)} / ${r.base.toFixed(2)} µs CPU/req` }
+  }
+})
+
+const NO_SOCKETS = [
+  noSockets('calibration', 'plain / plain', 'plain', 'plain'),
+  noSockets('proxyfix-plain', 'proxyFix / plain', 'proxyFix', 'plain'),
+  noSockets('proxyfix-trustproxy', 'proxyFix / trustProxy', 'proxyFix', 'trustProxy'),
+  noSockets('hostrewrite', 'hostRewrite / plain', 'hostRewrite', 'plainFhost'),
+  noSockets('express-alone', 'Express mounted / alone', 'expressMounted', 'expressAlone'),
+  noSockets('fastify-express', 'Express mounted / @fastify/express', 'expressTrustMounted', 'fastifyExpressTrust'),
+  noSockets('connect-native', 'Connect mounted / native route', 'connectMounted', 'nativeRoute'),
+  noSockets('connect-middie', 'Connect mounted / @fastify/middie', 'connectMounted', 'middie')
+]
+
 const MICRO = [
   {
     slug: 'resolver',
@@ -78,7 +105,7 @@ function adversarial (family) {
  * every row whose slug or label contains it.
  */
 function select (only) {
-  const all = [...PAIRED, ...MICRO]
+  const all = [...PAIRED, ...MICRO, ...NO_SOCKETS]
   if (only === undefined) return [CALIBRATION, ...all.filter((r) => r.extra !== true)]
   const q = only.toLowerCase()
   if (q === CALIBRATION.slug) return [CALIBRATION]
@@ -87,6 +114,6 @@ function select (only) {
   return picked.length === 0 ? [] : [CALIBRATION, ...picked]
 }
 
-const slugs = () => [CALIBRATION, ...PAIRED, ...MICRO].map((r) => r.slug)
+const slugs = () => [CALIBRATION, ...PAIRED, ...MICRO, ...NO_SOCKETS].map((r) => r.slug)
 
 module.exports = { select, slugs }

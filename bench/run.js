@@ -9,6 +9,7 @@
 //   --only NAME     the row with that slug, else the rows whose slug or label contains NAME
 //                   (the calibration row always runs; an unknown NAME lists the slugs)
 //   --write-docs    also write the table into docs/benchmarks.md, between its bench:table markers
+//                   (with --only NAME, between bench:table:NAME markers)
 //   --load F        offered rate per side, as a share of the slower side's probed capacity
 //   --rate N        a fixed offered rate per side instead (req/s)
 // Env: BENCH_NO_PIN=1 (no taskset), BENCH_CPU_PROF=dir (servers write <n>-<variant>.cpuprofile files
@@ -49,7 +50,7 @@ const progress = (msg) => process.stderr.write(msg + '\n')
 async function measure (row, o) {
   const t0 = Date.now()
   if (row.run) {
-    const r = row.run()
+    const r = await row.run()
     progress(`${row.slug}: ${r.shown} (${((Date.now() - t0) / 1000).toFixed(1)} s)`)
     return { ...r, offered: '' }
   }
@@ -75,7 +76,8 @@ async function main () {
   for (const row of select(o.only)) {
     try {
       const r = await measure(row, o)
-      rows.push({ label: row.label, ...r, target: row.target.text, verdict: row.target.met(r.value) ? 'met' : 'MISSED' })
+      const verdict = row.target.met === null ? 'ref' : row.target.met(r.value) ? 'met' : 'MISSED'
+      rows.push({ label: row.label, ...r, target: row.target.text, verdict })
     } catch (err) {
       failed++
       progress(`${row.slug}: could not measure: ${err && err.stack ? err.stack : err}`)
@@ -84,7 +86,7 @@ async function main () {
   }
   const text = table(header({ ...o, pinning, started }), rows, (Date.now() - started) / 1000)
   console.log(text)
-  if (o.writeDocs) progress(`wrote the table into ${writeDocs(text)}`)
+  if (o.writeDocs) progress(`wrote the table into ${writeDocs(text, o.only)}`)
   return failed
 }
 

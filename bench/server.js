@@ -2,8 +2,10 @@
 
 // One benchmark server: `node bench/server.js <variant>` (forked by bench/harness/children.js).
 // Listens on 127.0.0.1 (a free port), reports { ready, port } over IPC, answers { cmd: 'cpu', id }
-// with its process.cpuUsage() in µs, and exits cleanly on 'stop' or when the parent goes away.
+// with its process.cpuUsage() in µs, runs { cmd: 'dispatch', n } requests without sockets
+// (harness/dispatch.js) and answers their CPU µs, and exits cleanly on 'stop' or when the parent goes away.
 const { variants } = require('./variants')
+const { dispatcher } = require('./harness/dispatch')
 
 async function main () {
   const variant = variants[process.argv[2]]
@@ -22,6 +24,7 @@ async function main () {
     close = () => new Promise((resolve) => { server.closeAllConnections(); server.close(resolve) })
   }
 
+  let dispatch = null
   let stopping = false
   const stop = () => {
     if (stopping) return
@@ -36,6 +39,9 @@ async function main () {
     else if (m && m.cmd === 'cpu' && process.connected) {
       const { user, system } = process.cpuUsage()
       process.send({ id: m.id, cpu: user + system })
+    } else if (m && m.cmd === 'dispatch' && process.connected) {
+      dispatch ??= dispatcher(fastify ? fastify.server : server, variant)
+      dispatch(m.n).then((cpu) => process.send({ id: m.id, cpu }), (err) => process.send({ id: m.id, error: String(err) }))
     }
   })
   process.send({ ready: true, port })

@@ -59,25 +59,32 @@ function startServer (variant) {
 
 let seq = 0
 
-/** The server's CPU time so far (user + system), in microseconds. */
-function serverCpu (server) {
+/** Sends `cmd` to the server and resolves its answer's `cpu` (µs), or rejects with its error. */
+function ask (server, cmd, extra, timeoutMs) {
   const { child } = server
   const id = ++seq
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       child.removeListener('message', onMessage)
-      reject(new Error(`${server.variant}: no CPU answer within 5 s`))
-    }, 5000)
+      reject(new Error(`${server.variant}: no answer to ${cmd} within ${timeoutMs / 1000} s`))
+    }, timeoutMs)
     function onMessage (m) {
       if (!m || m.id !== id) return
       clearTimeout(timer)
       child.removeListener('message', onMessage)
-      resolve(m.cpu)
+      if (m.error !== undefined) reject(new Error(`${server.variant}: ${m.error}`))
+      else resolve(m.cpu)
     }
     child.on('message', onMessage)
-    child.send({ cmd: 'cpu', id })
+    child.send({ cmd, id, ...extra })
   })
 }
+
+/** The server's CPU time so far (user + system), in microseconds. */
+const serverCpu = (server) => ask(server, 'cpu', {}, 5000)
+
+/** Runs `n` requests in the server without sockets (harness/dispatch.js); resolves the CPU µs they took. */
+const serverDispatch = (server, n) => ask(server, 'dispatch', { n }, 60000)
 
 /** Graceful stop (so --cpu-prof can write its file), SIGKILL after 3 s. */
 function stopServer ({ child }) {
@@ -91,4 +98,4 @@ function stopServer ({ child }) {
   })
 }
 
-module.exports = { startServer, serverCpu, stopServer, killAll }
+module.exports = { startServer, serverCpu, serverDispatch, stopServer, killAll }

@@ -6,8 +6,6 @@ const os = require('node:os')
 const path = require('node:path')
 
 const DOCS = path.join(__dirname, '..', '..', 'docs', 'benchmarks.md')
-const OPEN = '<!-- bench:table -->'
-const CLOSE = '<!-- /bench:table -->'
 
 function header ({ rounds, seconds, connections, load, rate, pinning, started }) {
   const cpus = os.cpus()
@@ -51,13 +49,19 @@ function table (head, rows, seconds) {
   return out.join('\n')
 }
 
-/** Puts `text` (fenced) between the markers of docs/benchmarks.md, creating a stub if needed. */
-function writeDocs (text) {
-  let doc = fs.existsSync(DOCS) ? fs.readFileSync(DOCS, 'utf8') : `# Benchmarks\n\nThe table below is what \`npm run bench -- --write-docs\` printed.\n\n${OPEN}\n${CLOSE}\n`
-  const a = doc.indexOf(OPEN)
-  const b = doc.indexOf(CLOSE)
-  if (a === -1 || b < a) throw new Error(`${DOCS} has no ${OPEN} ... ${CLOSE} markers`)
-  doc = doc.slice(0, a + OPEN.length) + '\n```text\n' + text + '\n```\n' + doc.slice(b)
+/**
+ * Puts `text` (fenced) between the markers of docs/benchmarks.md: bench:table for the full run,
+ * bench:table:NAME for `--only NAME`.
+ */
+function writeDocs (text, only) {
+  const key = only === undefined ? 'bench:table' : `bench:table:${only}`
+  const open = `<!-- ${key} -->`
+  const close = `<!-- /${key} -->`
+  let doc = fs.existsSync(DOCS) ? fs.readFileSync(DOCS, 'utf8') : `# Benchmarks\n\nThe table below is what \`npm run bench -- --write-docs\` printed.\n\n${open}\n${close}\n`
+  const a = doc.indexOf(open)
+  const b = doc.indexOf(close)
+  if (a === -1 || b < a) throw new Error(`${DOCS} has no ${open} ... ${close} markers`)
+  doc = doc.slice(0, a + open.length) + '\n```text\n' + text + '\n```\n' + doc.slice(b)
   fs.writeFileSync(DOCS, doc)
   return DOCS
 }
