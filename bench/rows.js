@@ -21,6 +21,8 @@ const PAIRED = [
   paired('hostrewrite', 'hostRewrite / plain', 'hostRewrite', 'plainFhost', atLeast(0.98)),
   paired('express-alone', 'Express mounted / Express alone', 'expressMounted', 'expressAlone', atLeast(1.10)),
   paired('fastify-express', 'Express mounted / @fastify/express, same trust', 'expressTrustMounted', 'fastifyExpressTrust', atLeast(1.25)),
+  paired('express-http-alone', 'Express mounted, expressHttpOptions / alone', 'expressMountedHttp', 'expressAlone', atLeast(1.10)),
+  paired('express-http-fastify-express', 'Express mounted, expressHttpOptions / @fastify/express', 'expressTrustMountedHttp', 'fastifyExpressTrust', atLeast(1.25)),
   paired('connect-native', 'Connect handler mounted / native route', 'connectMounted', 'nativeRoute', atLeast(0.95)),
   paired('connect-middie', 'Connect handler mounted / @fastify/middie', 'connectMounted', 'middie', atLeast(1.10)),
   paired('beside-mount', 'routes beside a mount / without', 'routesBesideMount', 'routesAlone', atLeast(0.99)),
@@ -58,6 +60,7 @@ const NO_SOCKETS = [
   noSockets('hostrewrite', 'hostRewrite / plain', 'hostRewrite', 'plainFhost'),
   noSockets('express-alone', 'Express mounted / alone', 'expressMounted', 'expressAlone'),
   noSockets('fastify-express', 'Express mounted / @fastify/express', 'expressTrustMounted', 'fastifyExpressTrust'),
+  noSockets('express-http-alone', 'Express mounted, expressHttpOptions / alone', 'expressMountedHttp', 'expressAlone'),
   noSockets('connect-native', 'Connect mounted / native route', 'connectMounted', 'nativeRoute'),
   noSockets('connect-middie', 'Connect mounted / @fastify/middie', 'connectMounted', 'middie')
 ]

@@ -47,8 +47,8 @@ function connectHandler (req, res) {
   res.end(BODY)
 }
 
-function mounted (app, opts = {}) {
-  const f = fastify()
+function mounted (app, opts = {}, server = {}) {
+  const f = fastify(server)
   f.register(lib().mountApp, { app, prefix: '/legacy', ...opts })
   return { fastify: f }
 }
@@ -80,9 +80,18 @@ const variants = {
 
   expressAlone: mountRow(() => ({ server: http.createServer(expressApp()) }), '/hello'),
   expressMounted: mountRow(() => mounted(expressApp()), '/legacy/hello'),
+  // the server's requests born with the app's prototypes (expressHttpOptions)
+  expressMountedHttp: mountRow(() => {
+    const app = expressApp()
+    return mounted(app, {}, { http: lib().expressHttpOptions(app) })
+  }, '/legacy/hello'),
   // The same Express app with the same trust: resolved by the mount, or by Express (proxy-addr).
   expressTrustMounted: mountRow(() => mounted(expressApp({ trust: TRUST }), { trust: TRUST }), '/legacy/hello',
     { ...CORRECTED }, FORWARDED),
+  expressTrustMountedHttp: mountRow(() => {
+    const app = expressApp({ trust: TRUST })
+    return mounted(app, { trust: TRUST }, { http: lib().expressHttpOptions(app) })
+  }, '/legacy/hello', { ...CORRECTED }, FORWARDED),
   fastifyExpressTrust: mountRow(() => {
     const f = fastify({ trustProxy: TRUST }) // @fastify/express hands the app Fastify's ip, hostname, protocol
     f.register(require('@fastify/express')).after(() => { f.use('/legacy', expressApp({ trust: TRUST })) })

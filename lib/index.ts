@@ -1,6 +1,7 @@
 import { proxyFix } from './fastify/proxy-fix'
 import { hostRewrite } from './fastify/host-rewrite'
 import { mountApp } from './mount/mount-app'
+import { expressHttpOptions } from './mount/express-server'
 import { optionsSchema } from './core/options-schema'
 import { serve } from './server/index'
 import { whoami } from './server/whoami'
@@ -14,6 +15,7 @@ module.exports.default = proxyFix
 module.exports.proxyFix = proxyFix
 module.exports.hostRewrite = hostRewrite
 module.exports.mountApp = mountApp
+module.exports.expressHttpOptions = expressHttpOptions
 module.exports.optionsSchema = optionsSchema
 module.exports.serve = serve
 module.exports.whoami = whoami

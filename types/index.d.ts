@@ -1,5 +1,5 @@
 import type { FastifyPluginAsync, FastifyPluginCallback, FastifyServerFactory, RawServerBase } from 'fastify'
-import type { IncomingMessage, ServerResponse, Server as HttpServer } from 'node:http'
+import type { IncomingMessage, ServerResponse, Server as HttpServer, ServerOptions as HttpServerOptions } from 'node:http'
 import type { ServerOptions as HttpsServerOptions } from 'node:https'
 import type { SecureServerOptions as Http2SecureServerOptions } from 'node:http2'
 import type { Server as NetServer } from 'node:net'
@@ -353,6 +353,19 @@ declare namespace fastifyProxyFix {
    * paths gets the `fastifyProxyFixOwner` constraint, which lets it own its method.
    */
   export const mountApp: FastifyPluginCallback<MountAppOptions>
+  /** Node server options for Fastify's `http` option: request and response classes built on one Express app's own prototypes. */
+  export interface ExpressHttpOptions extends HttpServerOptions {
+    IncomingMessage: typeof IncomingMessage
+    ServerResponse: typeof ServerResponse
+  }
+  /**
+   * `Fastify({ http: expressHttpOptions(app) })`: the server's requests and responses are born
+   * with the Express app's prototypes, so Express does not have to swap them on each request
+   * (its costliest step). For the one Express app mounted with mountApp on that server. Not with
+   * `fastify.use()` middleware (`@fastify/middie`, `@fastify/express`) on the same server: they
+   * assign `req.raw.ip`, which Express defines as a getter. HTTP/1 only.
+   */
+  export function expressHttpOptions (app: unknown): ExpressHttpOptions
   /** JSON Schema of the shared options (a `trust` function is outside JSON Schema). */
   export const optionsSchema: {
     readonly $id: string

@@ -67,6 +67,11 @@ export function viewOf (request: FastifyRequest): ProxyView {
   return view
 }
 
+/** Sets an own data property where an inherited getter without a setter would refuse an assignment. */
+export function defineOwn (target: object, name: string, value: unknown): void {
+  Object.defineProperty(target, name, { value, writable: true, enumerable: true, configurable: true })
+}
+
 export function guard (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction): void {
   const error = viewOf(request).error
   if (error === null) done()
@@ -83,7 +88,11 @@ function install (fastify: FastifyInstance): void {
       const view = viewOf(this)
       // @fastify/middie and @fastify/express copy hostname, ip, ips and protocol onto the raw
       // request for fastify.use() middleware, but not host: it is set here, as they read hostname.
-      ;(this.raw as unknown as Record<string, unknown>).host ??= view.host
+      const raw = this.raw as unknown as Record<string, unknown>
+      if (raw.host === undefined) {
+        // a request born with Express's prototype (expressHttpOptions) has a getter there, no setter
+        try { raw.host = view.host } catch { defineOwn(raw, 'host', view.host) }
+      }
       return view.hostname
     },
     port () { return viewOf(this).port },

@@ -1,8 +1,9 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
-import { STATUS_CODES, ServerResponse, type IncomingMessage } from 'node:http'
+import { IncomingMessage, STATUS_CODES, ServerResponse } from 'node:http'
 import fp from 'fastify-plugin'
-import { FST_ERR_PROXY_FIX_UPGRADE_REFUSED, invalidOption, show } from '../core/errors'
+import { FST_ERR_PROXY_FIX_EXPRESS_HTTP_CONFLICT, FST_ERR_PROXY_FIX_UPGRADE_REFUSED, invalidOption, show } from '../core/errors'
 import { isExpressApp, type ExpressResponse } from './express-send'
+import { isExpressResponse, servesExpressRequests } from './express-server'
 import { json, pinMethods, send } from './express-response'
 import { replyHeaders, rewriteHeaders, setHeaders } from './headers'
 import { checkPrefix, remainder, routerFlags } from './path'
@@ -103,11 +104,11 @@ function run (mount: Mount, request: FastifyRequest, reply: FastifyReply): void 
   const reqProto = Object.getPrototypeOf(req)
   const resProto = Object.getPrototypeOf(res)
   // An HTTP/2 response is no ServerResponse: Express can not take it over, and a Connect handler needs nothing pinned.
-  if (resProto !== ServerResponse.prototype && res instanceof ServerResponse) pinMethods(res, resProto)
+  if (resProto !== ServerResponse.prototype && res instanceof ServerResponse && !isExpressResponse(resProto)) pinMethods(res, resProto)
   const status = res.statusCode
   const preset = res.getHeaderNames()
 
-  setCorrected(req, values, mount.hostIsHostname)
+  setCorrected(req, values, mount.hostIsHostname, reqProto === IncomingMessage.prototype)
   const rewritten = rewriteHeaders(req, values, mount.extra ??= planHeaders(request))
   if (rewritten !== headers) setHeaders(req, rewritten)
   req.originalUrl = url
@@ -209,6 +210,10 @@ const plugin: FastifyPluginAsync<MountAppOptions> = async (fastify, opts) => {
     claimRoutes(scope, handler, claimed)
     scope.addHook('onReady', function (done) {
       // Every route and plugin of the server is known now, and none can be added.
+      if (servesExpressRequests(scope.server) && scope.hasDecorator('use')) {
+        done(new FST_ERR_PROXY_FIX_EXPRESS_HTTP_CONFLICT())
+        return
+      }
       mount.shadow = buildShadow(printedRoutes(scope), mount.base, claimed, flags, appMatching(app))
       mount.source.appPlan = appTrustPlan(scope, app, express, own, scope.log)
       done()

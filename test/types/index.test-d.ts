@@ -1,6 +1,6 @@
 import fastify, { type FastifyInstance, type FastifyRequest } from 'fastify'
 import { expectAssignable, expectError, expectType } from 'tsd'
-import fastifyProxyFix, { hostRewrite, mountApp, proxyFix, optionsSchema, serve, whoami, proxyProtocolServer, withProxyProtocol, kProxyProtocol, type MountAppOptions, type ProxyInfo, type ProxyFixOptions, type ProxyProtocolInfo, type ProxyProtocolLogger, type Served, type ServeOptions, type WhoamiReport } from '../..'
+import fastifyProxyFix, { expressHttpOptions, hostRewrite, mountApp, proxyFix, optionsSchema, serve, whoami, proxyProtocolServer, withProxyProtocol, kProxyProtocol, type ExpressHttpOptions, type MountAppOptions, type ProxyInfo, type ProxyFixOptions, type ProxyProtocolInfo, type ProxyProtocolLogger, type Served, type ServeOptions, type WhoamiReport } from '../..'
 import { createServer, type Server as HttpServer } from 'node:http'
 import type { Http2SecureServer } from 'node:http2'
 import express from 'express'
@@ -53,6 +53,10 @@ expectAssignable<ProxyFixOptions>({ trust: false })
 expectType<string>(optionsSchema.$id)
 
 app.register(mountApp, { app: express(), prefix: '/legacy' })
+const legacy = express()
+expectType<ExpressHttpOptions>(expressHttpOptions(legacy))
+fastify({ http: expressHttpOptions(legacy) }).register(mountApp, { app: legacy, prefix: '/legacy' })
+createServer(expressHttpOptions(legacy), legacy)
 app.register(mountApp, { app: express.Router(), prefix: '/router' })
 app.register(mountApp, { app: connect(), prefix: '/connect', trust: ['10.0.0.0/8'] })
 app.register(mountApp, { app: (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => { if (req.url === '/') res.end('x'); else next() } })

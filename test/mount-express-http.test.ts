@@ -1,0 +1,154 @@
+// expressHttpOptions(app): a server whose requests and responses are born with the Express app's
+// prototypes. The mounted app must behave exactly as it does on a server created without it:
+// compared over real sockets, for Express 4 and 5, with proxyFix correcting the values.
+import { test } from 'tap'
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import middie from '@fastify/middie'
+import express from 'express'
+import connect from 'connect'
+import http from 'node:http'
+import { expressHttpOptions } from '../lib/mount/express-server'
+import { mountApp } from '../lib/mount/mount-app'
+import { proxyFix } from '../lib/fastify/proxy-fix'
+import { request } from './helpers/http'
+import { portOf } from './helpers/ports'
+import { raw, rawRequest } from './helpers/raw-http'
+
+const express4 = require('express4') as typeof express
+
+function echoApp (factory: typeof express): express.Express {
+  const app = factory()
+  app.get('/echo/:name', (req, res) => {
+    res.json({
+      ip: req.ip,
+      ips: req.ips,
+      protocol: req.protocol,
+      secure: req.secure,
+      hostname: req.hostname,
+      host: (req as unknown as { host?: string }).host,
+      subdomains: req.subdomains,
+      path: req.path,
+      url: req.url,
+      originalUrl: req.originalUrl,
+      baseUrl: req.baseUrl,
+      query: req.query,
+      params: req.params,
+      fresh: req.fresh,
+      xhr: req.xhr,
+      getHost: req.get('host'),
+      headers: req.headers
+    })
+  })
+  app.get('/text', (_req, res) => { res.set('x-app', 'a').cookie('c', '1').send('plain text') })
+  app.get('/teapot', (_req, res) => { res.status(418).send({ short: 'and stout' }) })
+  app.get('/go', (_req, res) => { res.redirect('/elsewhere') })
+  app.get('/fail', (_req, _res, next) => { next(Object.assign(new Error('no coffee'), { status: 418 })) })
+  app.get('/fail-500', () => { throw new Error('secret detail') })
+  return app
+}
+
+async function serve (app: express.Express, options: FastifyServerOptions): Promise<FastifyInstance> {
+  const f = Fastify(options)
+  await f.register(proxyFix, { trust: ['127.0.0.1'] })
+  await f.register(mountApp, { app, prefix: '/legacy' })
+  f.get('/native', (req) => ({ ip: req.ip, protocol: req.protocol, host: req.host, hostname: req.hostname }))
+  await f.listen({ port: 0, host: '127.0.0.1' })
+  return f
+}
+
+const FORWARDED = { 'x-forwarded-for': '203.0.113.9, 10.0.0.1', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'shop.example.com:8443' }
+const TARGETS = ['/legacy/echo/al%20ice?a=1&b=2', '/legacy/ECHO/bob', '/legacy/text', '/legacy/teapot', '/legacy/go', '/legacy/fail', '/legacy/fail-500', '/legacy/none', '/native']
+/** Headers that differ by time, or by nothing the app decides. */
+const VOLATILE = new Set(['date', 'keep-alive', 'connection'])
+
+for (const [name, factory] of [['Express 5', express], ['Express 4', express4]] as const) {
+  test(`${name}: mounted on a server with expressHttpOptions behaves as on one without`, async (t) => {
+    const plainApp = echoApp(factory)
+    const fastApp = echoApp(factory)
+    const plain = await serve(plainApp, {})
+    const fast = await serve(fastApp, { http: expressHttpOptions(fastApp) })
+    t.teardown(() => Promise.all([plain.close(), fast.close()]))
+    for (const target of TARGETS) {
+      // one Host for both servers: their ports differ
+      for (const headers of [{ host: 'app.test' }, { host: 'app.test', ...FORWARDED }, { host: 'app.test', 'x-requested-with': 'XMLHttpRequest', 'if-none-match': 'W/"x"' }]) {
+        const [a, b] = await Promise.all([
+          request(`http://127.0.0.1:${portOf(plain.server)}${target}`, { headers }),
+          request(`http://127.0.0.1:${portOf(fast.server)}${target}`, { headers })
+        ])
+        const strip = (h: http.IncomingHttpHeaders): Record<string, unknown> => Object.fromEntries(Object.entries(h).filter(([k]) => !VOLATILE.has(k)))
+        t.equal(b.status, a.status, `${target} ${JSON.stringify(headers)}: status`)
+        t.same(strip(b.headers), strip(a.headers), `${target}: headers`)
+        t.equal(b.body, a.body, `${target}: body`)
+      }
+    }
+    // the comparison saw corrected values, not just two identical wrong ones
+    const echoed = JSON.parse((await request(`http://127.0.0.1:${portOf(fast.server)}/legacy/echo/x`, { headers: FORWARDED })).body)
+    t.same([echoed.ip, echoed.protocol, echoed.hostname, echoed.secure], ['10.0.0.1', 'https', 'shop.example.com', true], 'the nearest untrusted hop is the client')
+  })
+}
+
+test('a server made for one Express app mounts another as it is, with its own settings', async (t) => {
+  const first = express()
+  first.get('/who', (_req, res) => { res.json({ app: 'first' }) })
+  const second = express()
+  second.disable('x-powered-by')
+  second.set('json spaces', 2)
+  second.get('/who', (req, res) => { res.json({ app: 'second', ip: req.ip }) })
+  const f = Fastify({ http: expressHttpOptions(first) })
+  f.register(mountApp, { app: first, prefix: '/first' })
+  f.register(mountApp, { app: second, prefix: '/second' })
+  await f.listen({ port: 0, host: '127.0.0.1' })
+  t.teardown(() => f.close())
+  const base = `http://127.0.0.1:${portOf(f.server)}`
+  const a = await request(`${base}/first/who`)
+  t.equal(a.headers['x-powered-by'], 'Express')
+  t.equal(a.body, '{"app":"first"}')
+  const b = await request(`${base}/second/who`)
+  t.notOk('x-powered-by' in b.headers, 'the second app\'s own setting, not the first\'s response methods')
+  t.equal(b.body, '{\n  "app": "second",\n  "ip": "127.0.0.1"\n}')
+})
+
+test('Fastify routes on such a server: the getters work, and a request without Host is no error', async (t) => {
+  const app = express()
+  const f = await serve(app, { http: expressHttpOptions(app) })
+  t.teardown(() => f.close())
+  const port = portOf(f.server)
+  const r = JSON.parse((await request(`http://127.0.0.1:${port}/native`, { headers: FORWARDED })).body)
+  t.same(r, { ip: '10.0.0.1', protocol: 'https', host: 'shop.example.com:8443', hostname: 'shop.example.com' })
+  // HTTP/1.0 without Host: Express's own host getter says undefined, and has no setter
+  const old = await raw(port, 'GET /native HTTP/1.0\r\n\r\n')
+  t.match(old, /^HTTP\/1\.1 200 /)
+  t.same(JSON.parse(old.slice(old.indexOf('\r\n\r\n') + 4)), { ip: '127.0.0.1', protocol: 'http', host: '', hostname: '' })
+  const mounted = await rawRequest(port, 'GET', '/legacy/none')
+  t.equal(mounted.status, 404)
+})
+
+test('a standalone Express server can use the options too', async (t) => {
+  const app = express()
+  app.get('/x', (req, res) => { res.send(`${req.ip} ${req.protocol}`) })
+  const server = http.createServer(expressHttpOptions(app), app)
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())))
+  const res = await request(`http://127.0.0.1:${portOf(server)}/x`)
+  t.equal(res.body, '127.0.0.1 http')
+})
+
+test('expressHttpOptions takes an Express app and nothing else', async (t) => {
+  for (const bad of [connect(), (req: unknown, res: unknown) => {}, express.Router(), {}, null, 'express']) {
+    t.throws(() => expressHttpOptions(bad), { code: 'FST_ERR_PROXY_FIX_INVALID_OPTION', message: /"app"/ })
+  }
+})
+
+test('with fastify.use() middleware on the same server: a coded error when the server starts', async (t) => {
+  const app = express()
+  const f = Fastify({ http: expressHttpOptions(app) })
+  await f.register(middie)
+  f.register(mountApp, { app, prefix: '/legacy' })
+  await t.rejects(f.ready(), { code: 'FST_ERR_PROXY_FIX_EXPRESS_HTTP_CONFLICT' })
+  // without the options, the same pair is supported (test/middie-interop.test.ts)
+  const g = Fastify()
+  await g.register(middie)
+  g.register(mountApp, { app: express(), prefix: '/legacy' })
+  await t.resolves(g.ready())
+  await g.close()
+})
