@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyRequest, FastifyReply, HookHandlerDoneFunction, RouteOptions } from 'fastify'
+import { IncomingMessage } from 'node:http'
 import { FST_ERR_PROXY_FIX_DUPLICATE_HOST, FST_ERR_PROXY_FIX_TRUST_PROXY_CONFLICT, requestError } from '../core/errors'
 import { hostLines } from '../core/field-values'
 import { compileOptions, compileRouteOptions, planNotices, type Plan } from '../core/options'
@@ -89,9 +90,11 @@ function install (fastify: FastifyInstance): void {
       // @fastify/middie and @fastify/express copy hostname, ip, ips and protocol onto the raw
       // request for fastify.use() middleware, but not host: it is set here, as they read hostname.
       const raw = this.raw as unknown as Record<string, unknown>
-      if (raw.host === undefined) {
-        // a request born with Express's prototype (expressHttpOptions) has a getter there, no setter
-        try { raw.host = view.host } catch { defineOwn(raw, 'host', view.host) }
+      if (!Object.hasOwn(raw, 'host')) {
+        // A request born with Express's prototype (expressHttpOptions) has a getter there and no
+        // setter; reading it would run Express's own host logic (and Express 4's deprecation notice).
+        if (Object.getPrototypeOf(raw) === IncomingMessage.prototype) raw.host = view.host
+        else defineOwn(raw, 'host', view.host)
       }
       return view.hostname
     },
