@@ -3,6 +3,8 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import type net from 'node:net'
 import { hostRewrite } from '../fastify/host-rewrite'
 import { mountApp } from '../mount/mount-app'
+import { expressHttpOptions } from '../mount/express-server'
+import { isExpressApp } from '../mount/express-send'
 import { proxyFix } from '../fastify/proxy-fix'
 import type { Loaded } from './load'
 import type { AccessLog } from './logging'
@@ -35,7 +37,9 @@ export interface BuildOptions {
 
 /** The Fastify instance: proxyFix, hostRewrite, health, the access log, then the app, the plugin or whoami. */
 export async function buildApp (settings: Settings, loaded: Loaded, opts: BuildOptions): Promise<Built> {
-  const factory = opts.serverFactory ?? defaultFactory(settings.keepAlive * 1000)
+  // a mounted Express app gets its requests born with its own prototypes (see expressHttpOptions)
+  const express = loaded.kind === 'mount' && isExpressApp(loaded.app)
+  const factory = opts.serverFactory ?? defaultFactory(settings.keepAlive * 1000, express ? expressHttpOptions(loaded.app) : undefined)
   const factoryOpts = opts.tls === null ? {} : { https: opts.tls, http2: settings.http2 }
   let handler: Handler | null = null
   let server: net.Server | null = null

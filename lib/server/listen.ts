@@ -28,13 +28,16 @@ export function readTls (certfile: string | null, keyfile: string | null): Tls |
   return { cert: read('--certfile', certfile), key: read('--keyfile', keyfile) }
 }
 
-/** The built-in factory: HTTP/1.1, HTTPS, or HTTP/2 over TLS (HTTP/1.1 clients still served). */
-export function defaultFactory (keepAliveMs: number): ServerFactory {
+/**
+ * The built-in factory: HTTP/1.1, HTTPS, or HTTP/2 over TLS (HTTP/1.1 clients still served).
+ * `classes` (expressHttpOptions, for a mounted Express app) are the HTTP/1 request and response.
+ */
+export function defaultFactory (keepAliveMs: number, classes: http.ServerOptions = {}): ServerFactory {
   return (handler, opts) => {
     if (opts.https !== undefined && opts.http2 === true) {
       return http2.createSecureServer({ ...opts.https, allowHTTP1: true }, handler as never) as unknown as net.Server
     }
-    const server = opts.https === undefined ? http.createServer(handler) : https.createServer(opts.https, handler)
+    const server = opts.https === undefined ? http.createServer(classes, handler) : https.createServer({ ...opts.https, ...classes }, handler)
     server.keepAliveTimeout = keepAliveMs
     return server
   }
