@@ -4,7 +4,7 @@
 // the resolver micro-benchmarks, as one table on stdout (progress on stderr). Reports only: exit 0
 // when every row was measured, missed targets or not; 1 when a row could not be measured.
 //
-//   npm run bench -- [--only NAME] [--write-docs] [--rounds 7] [--seconds 2] [--load 0.6]
+//   npm run bench -- [--only NAME] [--write-docs] [--rounds 7] [--seconds 1.75] [--load 0.6]
 //                    [--rate N] [--connections 32] [--verbose]
 //   --only NAME     the row with that slug, else the rows whose slug or label contains NAME
 //                   (the calibration row always runs; an unknown NAME lists the slugs)

@@ -10,7 +10,7 @@ const { drive } = require('./pace')
 const { median, spread } = require('./stats')
 const { variants } = require('../variants')
 
-const DEFAULTS = { rounds: 7, seconds: 2, connections: 32, load: 0.6, probeMs: 1000, maxProbes: 10, warmRequests: 10000 }
+const DEFAULTS = { rounds: 7, seconds: 1.75, connections: 32, load: 0.6, probeMs: 1000, maxProbes: 10, warmRequests: 10000 }
 
 /** A sanity request: 200 and the values the variant must produce. Returns the response size. */
 async function check (server) {
