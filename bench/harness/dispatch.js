@@ -19,8 +19,17 @@ function fakeSocket () {
 
 const sink = () => new Writable({ write (c, e, cb) { cb() }, writev (c, cb) { cb() } })
 
+/** The request or response class the server was created with (Node keeps it under a symbol). */
+function classOf (server, name, fallback) {
+  const key = Object.getOwnPropertySymbols(server).find((k) => k.description === name)
+  return key === undefined ? fallback : server[key]
+}
+
 /** A function that runs `n` requests of `spec` through `server` and resolves the CPU µs they took. */
 function dispatcher (server, spec) {
+  // as the server itself would make them (expressHttpOptions gives it classes of its own)
+  const Request = classOf(server, 'IncomingMessage', http.IncomingMessage)
+  const Response = classOf(server, 'ServerResponse', http.ServerResponse)
   const socket = fakeSocket()
   // as a real connection would: the server (and proxyFix's peer capture) see it arrive once
   server.emit('connection', socket)
@@ -33,7 +42,7 @@ function dispatcher (server, spec) {
     if (this.statusCode !== 200 && failed === null) failed = new Error(`${spec.path}: a response was ${this.statusCode}`)
   }
   function one () {
-    const req = new http.IncomingMessage(socket)
+    const req = new Request(socket)
     req.method = 'GET'
     req.url = spec.path
     req.httpVersion = '1.1'
@@ -43,7 +52,7 @@ function dispatcher (server, spec) {
     req.rawHeaders = rawHeaders
     req.complete = true
     req.push(null)
-    const res = new http.ServerResponse(req)
+    const res = new Response(req)
     res.assignSocket(sink())
     res.on('finish', finished)
     server.emit('request', req, res)
