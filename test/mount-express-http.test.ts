@@ -154,17 +154,20 @@ test('with fastify.use() middleware on the same server: a coded error when the s
 })
 
 test('a hook that read request.hostname first, on a request without Host: the app\'s req.host is the corrected one', async (t) => {
-  for (const [name, factory, want] of [['Express 5', express, { host: 'h.test:81', hostname: 'h.test' }], ['Express 4', express4, { host: 'h.test', hostname: 'h.test' }]] as const) {
-    const app = factory()
-    app.get('/host', (req, res) => { res.json({ host: (req as unknown as { host?: string }).host, hostname: req.hostname }) })
-    const f = Fastify({ http: expressHttpOptions(app) })
-    await f.register(proxyFix, { trust: ['127.0.0.1'] })
-    f.addHook('onRequest', async (request) => { t.type(request.hostname, 'string') })
-    await f.register(mountApp, { app, prefix: '/legacy' })
-    await f.listen({ port: 0, host: '127.0.0.1' })
-    // HTTP/1.0 without Host: the host comes from the trusted proxy's X-Forwarded-Host
-    const res = await raw(portOf(f.server), 'GET /legacy/host HTTP/1.0\r\nX-Forwarded-Host: h.test:81\r\n\r\n')
-    t.same(JSON.parse(res.slice(res.indexOf('\r\n\r\n') + 4)), want, name)
-    await f.close()
+  const cases = [['Express 5', express, { host: 'h.test:81', hostname: 'h.test' }], ['Express 4', express4, { host: 'h.test', hostname: 'h.test' }]] as const
+  for (const [name, factory, want] of cases) {
+    for (const made of [true, false]) {
+      const app = factory()
+      app.get('/host', (req, res) => { res.json({ host: (req as unknown as { host?: string }).host, hostname: req.hostname }) })
+      const f = Fastify(made ? { http: expressHttpOptions(app) } : {})
+      await f.register(proxyFix, { trust: ['127.0.0.1'] })
+      f.addHook('onRequest', async (request) => { t.type(request.hostname, 'string') })
+      await f.register(mountApp, { app, prefix: '/legacy' })
+      await f.listen({ port: 0, host: '127.0.0.1' })
+      // HTTP/1.0 without Host: the host comes from the trusted proxy's X-Forwarded-Host
+      const res = await raw(portOf(f.server), 'GET /legacy/host HTTP/1.0\r\nX-Forwarded-Host: h.test:81\r\n\r\n')
+      t.same(JSON.parse(res.slice(res.indexOf('\r\n\r\n') + 4)), want, `${name}, ${made ? 'with' : 'without'} expressHttpOptions`)
+      await f.close()
+    }
   }
 })

@@ -33,7 +33,7 @@ export function setCorrected (req: Raw, c: Corrected, hostIsHostname: boolean, p
     req.ips = c.ips
     req.protocol = c.protocol
     req.hostname = c.hostname
-    // Set when something read request.hostname first (see state.ts): then it has to say what the
+    // Set when something read request.hostname first (its getter, request-getters.ts): then it says what the
     // app's own req.host would (Express 4's deprecated one is the hostname).
     if (req.host !== undefined) req.host = hostIsHostname ? c.hostname : c.host
     return
