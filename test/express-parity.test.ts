@@ -1,7 +1,8 @@
 // Mounted vs alone: Express's req.* and res.* behaviours, compared over real sockets. The same app
 // answers the same request twice: mounted under /legacy by mountApp, and mounted under /legacy by
 // Express itself (`express().use('/legacy', app)`) on a plain http server. Status, headers and
-// body must be equal, except the cases marked `differs`, which docs/mount.md lists.
+// body must be equal, except the cases marked `differs`, which docs/mount.md lists. A third server
+// mounts it on a server made with expressHttpOptions(app), and must answer as the mount does.
 import { test } from 'tap'
 import Fastify from 'fastify'
 import express from 'express'
@@ -12,6 +13,7 @@ import type { AddressInfo } from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { mountApp } from '../lib/mount/mount-app'
+import { expressHttpOptions } from '../lib/mount/express-server'
 
 type Factory = typeof express
 type Json = Record<string, any>
@@ -144,7 +146,7 @@ const CASES: Case[] = [
   }
 ]
 
-async function pair (factory: Factory, c: Case): Promise<{ alone: number, mounted: number, close: () => Promise<void> }> {
+async function pair (factory: Factory, c: Case): Promise<{ alone: number, mounted: number, fast: number, close: () => Promise<void> }> {
   const build = (): express.Express => {
     const app = factory()
     if (c.setup !== undefined) c.setup(app, factory)
@@ -158,11 +160,17 @@ async function pair (factory: Factory, c: Case): Promise<{ alone: number, mounte
   const f = Fastify()
   await f.register(mountApp, { app: build(), prefix: '/legacy' })
   await f.listen({ port: 0, host: '127.0.0.1' })
+  const own = build()
+  const g = Fastify({ http: expressHttpOptions(own) })
+  await g.register(mountApp, { app: own, prefix: '/legacy' })
+  await g.listen({ port: 0, host: '127.0.0.1' })
   return {
     alone: (alone.address() as AddressInfo).port,
     mounted: (f.server.address() as AddressInfo).port,
+    fast: (g.server.address() as AddressInfo).port,
     close: async () => {
       await f.close()
+      await g.close()
       await new Promise((resolve) => alone.close(resolve))
     }
   }
@@ -172,6 +180,7 @@ test('mounted vs alone: Express\'s req.* and res.* behaviours', async (t) => {
   t.teardown(() => fs.rmSync(DIR, { recursive: true, force: true }))
   let same = 0
   let differs = 0
+  let fastSame = 0
   for (const [version, factory] of [['express 5', express], ['express 4', express4]] as const) {
     for (const c of CASES) {
       const servers = await pair(factory, c)
@@ -179,6 +188,9 @@ test('mounted vs alone: Express\'s req.* and res.* behaviours', async (t) => {
         const label = `${version}: ${c.name}: ${r.method ?? 'GET'} ${r.path}`
         const alone = await call(servers.alone, { ...r, headers: { host: 'localhost', ...r.headers } })
         const mounted = await call(servers.mounted, { ...r, headers: { host: 'localhost', ...r.headers } })
+        const fast = await call(servers.fast, { ...r, headers: { host: 'localhost', ...r.headers } })
+        t.same(fast, mounted, `${label}: with expressHttpOptions as without`)
+        fastSame++
         if (c.differs !== undefined) {
           c.differs(t, mounted, alone)
           differs++
@@ -191,4 +203,5 @@ test('mounted vs alone: Express\'s req.* and res.* behaviours', async (t) => {
     }
   }
   t.comment(`mounted vs alone: ${same} responses equal, ${differs} known differences (docs/mount.md), Express 4 and 5`)
+  t.comment(`mounted with expressHttpOptions vs without: ${fastSame} responses equal`)
 })
