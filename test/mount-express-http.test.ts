@@ -139,18 +139,61 @@ test('expressHttpOptions takes an Express app and nothing else', async (t) => {
   }
 })
 
-test('with fastify.use() middleware on the same server: a coded error when the server starts', async (t) => {
+test('the rest of such a server sees plain requests: middleware in any scope, @fastify/express, a Connect app, Fastify routes', async (t) => {
+  const app = express()
+  app.set('trust proxy', true) // the app's own trust: never what the rest of the server reads
+  app.get('/who', (req, res) => { res.json({ ip: req.ip, protocol: req.protocol, hostname: req.hostname }) })
+  const f = Fastify({ http: expressHttpOptions(app) })
+  await f.register(proxyFix, { trust: ['10.0.0.0/8'] })
+  f.register(mountApp, { app, prefix: '/legacy' })
+  // middie in a sibling scope: it assigns req.raw.ip, hostname, protocol (Express has getters there)
+  f.register(async (scope) => {
+    await scope.register(middie)
+    scope.use((req: http.IncomingMessage & Record<string, unknown>, _res: http.ServerResponse, next: () => void) => {
+      req.seen = { ip: req.ip, protocol: req.protocol, hostname: req.hostname }
+      next()
+    })
+    scope.get('/mw', (request) => (request.raw as unknown as Record<string, unknown>).seen)
+  })
+  // a Connect app mounted beside it sets req.query, which Express 5 defines as a getter
+  const plain = connect()
+  plain.use((req: http.IncomingMessage & { query?: unknown }, res: http.ServerResponse) => {
+    req.query = { from: 'connect' }
+    res.setHeader('content-type', 'application/json')
+    res.end(JSON.stringify({ query: req.query, ip: (req as unknown as { ip: string }).ip }))
+  })
+  f.register(mountApp, { app: plain, prefix: '/connect' })
+  // a Fastify route reading the raw request: what a plain IncomingMessage says, never Express's reading
+  f.get('/native', (request) => {
+    const raw = request.raw as unknown as Record<string, unknown>
+    return { ip: request.ip, raw: [raw.ip, raw.ips, raw.protocol, raw.secure, raw.hostname, raw.host, raw.query] }
+  })
+  await f.listen({ port: 0, host: '127.0.0.1' })
+  t.teardown(() => f.close())
+  const base = `http://127.0.0.1:${portOf(f.server)}`
+  const forged = { 'x-forwarded-for': '6.6.6.6', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'evil.example' }
+  t.same(JSON.parse((await request(`${base}/legacy/who`, { headers: { host: 'app.test', ...forged } })).body),
+    { ip: '127.0.0.1', protocol: 'http', hostname: 'app.test' }, 'the app: proxyFix\'s values, not its own trust proxy')
+  t.same(JSON.parse((await request(`${base}/mw`, { headers: { host: 'app.test', ...forged } })).body),
+    { ip: '127.0.0.1', protocol: 'http', hostname: 'app.test' }, 'middie middleware: the corrected values')
+  t.same(JSON.parse((await request(`${base}/connect/x?a=1`, { headers: forged })).body), { query: { from: 'connect' }, ip: '127.0.0.1' })
+  const native = JSON.parse((await request(`${base}/native?q=1`, { headers: forged })).body)
+  t.equal(native.ip, '127.0.0.1')
+  t.same(native.raw, [null, null, null, null, null, null, null], 'the raw request of a Fastify route has none of Express\'s readings (undefined, as JSON null)')
+  // expressHttpOptions twice for one app: the getters are prepared once
+  t.doesNotThrow(() => expressHttpOptions(app))
+  t.equal(JSON.parse((await request(`${base}/legacy/who`, { headers: { host: 'app.test' } })).body).ip, '127.0.0.1')
+})
+
+test('@fastify/express on such a server, with no mountApp: its middleware runs and sees the corrected values', async (t) => {
   const app = express()
   const f = Fastify({ http: expressHttpOptions(app) })
-  await f.register(middie)
-  f.register(mountApp, { app, prefix: '/legacy' })
-  await t.rejects(f.ready(), { code: 'FST_ERR_PROXY_FIX_EXPRESS_HTTP_CONFLICT' })
-  // without the options, the same pair is supported (test/middie-interop.test.ts)
-  const g = Fastify()
-  await g.register(middie)
-  g.register(mountApp, { app: express(), prefix: '/legacy' })
-  await t.resolves(g.ready())
-  await g.close()
+  await f.register(proxyFix, { trust: ['127.0.0.1'] })
+  await f.register(require('@fastify/express'))
+  f.use('/legacy', (req: http.IncomingMessage & { ip?: string }, res: http.ServerResponse) => { res.end(String(req.ip)) })
+  await f.listen({ port: 0, host: '127.0.0.1' })
+  t.teardown(() => f.close())
+  t.equal((await request(`http://127.0.0.1:${portOf(f.server)}/legacy/x`, { headers: { 'x-forwarded-for': '203.0.113.4' } })).body, '203.0.113.4')
 })
 
 test('a hook that read request.hostname first, on a request without Host: the app\'s req.host is the corrected one', async (t) => {

@@ -14,7 +14,6 @@ import { runServer, requestLimit, type Channel, type Runtime, type ToPrimary } f
 import { lineWriter, main, serve, workerMain, ENV_SETTINGS, version, type MainIo } from '../lib/server/index'
 import { checkBind, clearStaleSocket, listenError, listenerUrl, urlOf, Listener } from '../lib/server/listen'
 import type { ClusterLike } from '../lib/server/supervisor'
-import { servesExpressRequests } from '../lib/mount/express-server'
 
 const fixtures = path.join(__dirname, 'fixtures')
 
@@ -259,18 +258,23 @@ test('listen helpers', async (t) => {
   l.closeIdle()
 })
 
+/** Whether `server` makes its requests with `proto` (Node keeps the class under a symbol). */
+function madeWith (server: object, proto: unknown): boolean {
+  return Object.getOwnPropertySymbols(server).some((k) => (server as Record<symbol, { prototype?: unknown }>)[k]?.prototype === proto)
+}
+
 test('serve(): a mounted Express app is served by a server made with its prototypes (expressHttpOptions), a Connect one is not', async (t) => {
   const express = require('express')
   const app = express()
   app.get('/', (req: http.IncomingMessage & { ip: string }, res: { json: (v: unknown) => void }) => {
-    res.json({ made: servesExpressRequests((req.socket as net.Socket & { server: object }).server), ip: req.ip })
+    res.json({ made: madeWith((req.socket as net.Socket & { server: object }).server, app.request), ip: req.ip })
   })
   const served = await serve({ app, accessLog: 'off', signals: false, bind: '127.0.0.1:0' }, { stdout: () => {} })
   t.same(JSON.parse((await get(served.addresses[0] + '/', { headers: { 'x-forwarded-for': '203.0.113.1' } })).body), { made: true, ip: '203.0.113.1' })
   t.equal(await served.close(), 0)
   const connect = require('connect')()
   connect.use((req: http.IncomingMessage, res: http.ServerResponse) => {
-    res.end(JSON.stringify({ made: servesExpressRequests((req.socket as net.Socket & { server: object }).server) }))
+    res.end(JSON.stringify({ made: madeWith((req.socket as net.Socket & { server: object }).server, app.request) }))
   })
   const plain = await serve({ app: connect, accessLog: 'off', signals: false, bind: '127.0.0.1:0' }, { stdout: () => {} })
   t.same(JSON.parse((await get(plain.addresses[0] + '/')).body), { made: false })

@@ -361,9 +361,10 @@ declare namespace fastifyProxyFix {
   /**
    * `Fastify({ http: expressHttpOptions(app) })`: the server's requests and responses are born
    * with the Express app's prototypes, so Express does not have to swap them on each request
-   * (its costliest step). For the one Express app mounted with mountApp on that server. Not with
-   * `fastify.use()` middleware (`@fastify/middie`, `@fastify/express`) on the same server: they
-   * assign `req.raw.ip`, which Express defines as a getter. HTTP/1 only.
+   * (its costliest step). For the one Express app mounted with mountApp on that server; elsewhere
+   * on it (Fastify routes, other apps, `fastify.use()` middleware) the raw request reads as a
+   * plain IncomingMessage: the app's Express getters read undefined until Express has taken the
+   * request, and take assignments. HTTP/1 and HTTPS (spread into the `https` options).
    */
   export function expressHttpOptions (app: unknown): ExpressHttpOptions
   /** JSON Schema of the shared options (a `trust` function is outside JSON Schema). */

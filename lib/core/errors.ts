@@ -37,11 +37,6 @@ export function show (value: unknown): string {
   return text.length > 80 ? text.slice(0, 77) + '...' : text
 }
 
-/** expressHttpOptions on a server that also runs fastify.use() middleware, which assigns req.raw.ip. */
-export const FST_ERR_PROXY_FIX_EXPRESS_HTTP_CONFLICT = createError<[]>(
-  'FST_ERR_PROXY_FIX_EXPRESS_HTTP_CONFLICT',
-  'This server was created with expressHttpOptions(app) and also has fastify.use() middleware (@fastify/middie or @fastify/express): they assign req.raw.ip, req.raw.hostname and req.raw.protocol, which Express\'s request prototype defines as getters. Create the server without expressHttpOptions, or drop the middleware', 500)
-
 /** A WebSocket upgrade reached a mounted app, which cannot take over the socket. */
 export const FST_ERR_PROXY_FIX_UPGRADE_REFUSED = createError<[]>(
   'FST_ERR_PROXY_FIX_UPGRADE_REFUSED',

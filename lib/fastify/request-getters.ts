@@ -1,5 +1,4 @@
 import type { FastifyInstance, FastifyRequest, FastifyReply, HookHandlerDoneFunction, RouteOptions } from 'fastify'
-import { IncomingMessage } from 'node:http'
 import { FST_ERR_PROXY_FIX_DUPLICATE_HOST, FST_ERR_PROXY_FIX_TRUST_PROXY_CONFLICT, requestError } from '../core/errors'
 import { hostLines } from '../core/field-values'
 import { compileOptions, compileRouteOptions, planNotices, type Plan } from '../core/options'
@@ -68,11 +67,6 @@ export function viewOf (request: FastifyRequest): ProxyView {
   return view
 }
 
-/** Sets an own data property where an inherited getter without a setter would refuse an assignment. */
-export function defineOwn (target: object, name: string, value: unknown): void {
-  Object.defineProperty(target, name, { value, writable: true, enumerable: true, configurable: true })
-}
-
 export function guard (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction): void {
   const error = viewOf(request).error
   if (error === null) done()
@@ -89,13 +83,7 @@ function install (fastify: FastifyInstance): void {
       const view = viewOf(this)
       // @fastify/middie and @fastify/express copy hostname, ip, ips and protocol onto the raw
       // request for fastify.use() middleware, but not host: it is set here, as they read hostname.
-      const raw = this.raw as unknown as Record<string, unknown>
-      if (!Object.hasOwn(raw, 'host')) {
-        // A request born with Express's prototype (expressHttpOptions) has a getter there and no
-        // setter; reading it would run Express's own host logic (and Express 4's deprecation notice).
-        if (Object.getPrototypeOf(raw) === IncomingMessage.prototype) raw.host = view.host
-        else defineOwn(raw, 'host', view.host)
-      }
+      ;(this.raw as unknown as Record<string, unknown>).host ??= view.host
       return view.hostname
     },
     port () { return viewOf(this).port },

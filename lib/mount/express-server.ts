@@ -5,39 +5,63 @@ import type { ExpressHttpOptions } from '../../types'
 
 interface ExpressPrototypes { request: object, response: object }
 
-/** The request classes expressHttpOptions made: how a server is known to hand out Express's prototypes. */
-const made = new WeakSet<object>()
+const kPrepared = Symbol('fastify-proxy-fix.expressHttpOptions')
 
 /**
  * Server options whose request and response objects are born with the Express app's own
  * prototypes. Express gives every request its prototypes with Object.setPrototypeOf, which turns
- * an object V8 has laid out into a slow dictionary and measured several times what the rest of
- * an Express request costs; given the prototype it already has, the call changes nothing.
+ * an object V8 has laid out into a slow dictionary, and costs more than the rest of an Express
+ * request; given the prototype it already has, the call changes nothing.
  */
 export function expressHttpOptions (app: unknown): ExpressHttpOptions {
   if (!isExpressApp(app)) return invalidOption('app', app, 'must be an Express application (express()), whose request and response prototypes the server is to use')
   const { request, response } = app as unknown as ExpressPrototypes
-  // Node's http.Server constructs these with `new`; IncomingMessage and ServerResponse are plain
-  // constructor functions, so the prototype can be the app's own object rather than a subclass's.
-  function ExpressRequest (this: IncomingMessage, ...args: ConstructorParameters<typeof IncomingMessage>): void {
-    IncomingMessage.apply(this, args)
+  prepare(request)
+  // Reflect.construct makes the object with the app's prototype whether Node's classes are
+  // constructor functions (as in Node 20) or classes.
+  function ExpressRequest (...args: ConstructorParameters<typeof IncomingMessage>): IncomingMessage {
+    return Reflect.construct(IncomingMessage, args, ExpressRequest)
   }
   ExpressRequest.prototype = request
-  function ExpressResponse (this: ServerResponse, ...args: ConstructorParameters<typeof ServerResponse>): void {
-    ServerResponse.apply(this, args)
+  function ExpressResponse (...args: ConstructorParameters<typeof ServerResponse>): ServerResponse {
+    return Reflect.construct(ServerResponse, args, ExpressResponse)
   }
   ExpressResponse.prototype = response
-  made.add(ExpressRequest)
   return { IncomingMessage: ExpressRequest, ServerResponse: ExpressResponse } as unknown as ExpressHttpOptions
 }
 
-/** Whether `server` was created with expressHttpOptions (read from the class Node keeps for it). */
-export function servesExpressRequests (server: object): boolean {
-  for (const key of Object.getOwnPropertySymbols(server)) {
-    const value = (server as Record<symbol, unknown>)[key]
-    if (typeof value === 'function' && made.has(value)) return true
+/**
+ * Every request of such a server now has the app's request prototype, also where the app never
+ * runs: Fastify's own routes and hooks, other mounted apps, fastify.use() middleware. There, the
+ * raw request must read as a plain IncomingMessage: Express's getters (`ip`, `protocol`,
+ * `hostname`, `host`...) would answer from headers under the app's own `trust proxy`, which a
+ * client can forge, and they have no setters, so `req.raw.ip = ...` (@fastify/middie,
+ * @fastify/express) and `req.query = ...` (Connect apps) would throw. So each such getter, on the
+ * app's own request object (not Express's shared one), answers as Express only once Express has
+ * taken the request (it sets `req.res` first), reads undefined before, and takes an assignment
+ * as an own property. The mount's corrected values are own properties, as on a plain server.
+ */
+function prepare (request: object): void {
+  if (Object.hasOwn(request, kPrepared)) return
+  Object.defineProperty(request, kPrepared, { value: true })
+  const seen = new Set<string | symbol>()
+  for (let p: object | null = request; p !== null && p !== IncomingMessage.prototype; p = Object.getPrototypeOf(p)) {
+    for (const name of Object.getOwnPropertyNames(p)) {
+      const d = Object.getOwnPropertyDescriptor(p, name) as PropertyDescriptor
+      if (seen.has(name)) continue
+      seen.add(name)
+      if (typeof d.get !== 'function' || d.set !== undefined) continue
+      const get = d.get
+      Object.defineProperty(request, name, {
+        configurable: true,
+        enumerable: d.enumerable,
+        get (this: object) { return Object.hasOwn(this, 'res') ? get.call(this) : undefined },
+        set (this: object, value: unknown) {
+          Object.defineProperty(this, name, { value, writable: true, enumerable: true, configurable: true })
+        }
+      })
+    }
   }
-  return false
 }
 
 /** An Express app's response prototype (app.response, which carries `app`): never pinned, Express sets it itself. */

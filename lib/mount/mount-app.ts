@@ -1,9 +1,9 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
-import { IncomingMessage, STATUS_CODES, ServerResponse } from 'node:http'
+import { STATUS_CODES, ServerResponse, type IncomingMessage } from 'node:http'
 import fp from 'fastify-plugin'
-import { FST_ERR_PROXY_FIX_EXPRESS_HTTP_CONFLICT, FST_ERR_PROXY_FIX_UPGRADE_REFUSED, invalidOption, show } from '../core/errors'
+import { FST_ERR_PROXY_FIX_UPGRADE_REFUSED, invalidOption, show } from '../core/errors'
 import { isExpressApp, type ExpressResponse } from './express-send'
-import { isExpressResponse, servesExpressRequests } from './express-server'
+import { isExpressResponse } from './express-server'
 import { json, pinMethods, send } from './express-response'
 import { replyHeaders, rewriteHeaders, setHeaders } from './headers'
 import { checkPrefix, remainder, routerFlags } from './path'
@@ -108,7 +108,7 @@ function run (mount: Mount, request: FastifyRequest, reply: FastifyReply): void 
   const status = res.statusCode
   const preset = res.getHeaderNames()
 
-  setCorrected(req, values, mount.hostIsHostname, reqProto === IncomingMessage.prototype)
+  setCorrected(req, values, mount.hostIsHostname)
   const rewritten = rewriteHeaders(req, values, mount.extra ??= planHeaders(request))
   if (rewritten !== headers) setHeaders(req, rewritten)
   req.originalUrl = url
@@ -210,10 +210,6 @@ const plugin: FastifyPluginAsync<MountAppOptions> = async (fastify, opts) => {
     claimRoutes(scope, handler, claimed)
     scope.addHook('onReady', function (done) {
       // Every route and plugin of the server is known now, and none can be added.
-      if (servesExpressRequests(scope.server) && scope.hasDecorator('use')) {
-        done(new FST_ERR_PROXY_FIX_EXPRESS_HTTP_CONFLICT())
-        return
-      }
       mount.shadow = buildShadow(printedRoutes(scope), mount.base, claimed, flags, appMatching(app))
       mount.source.appPlan = appTrustPlan(scope, app, express, own, scope.log)
       done()
