@@ -7,7 +7,7 @@ import middie from '@fastify/middie'
 import express from 'express'
 import connect from 'connect'
 import http from 'node:http'
-import { expressHttpOptions } from '../lib/mount/express-server'
+import { born, expressHttpOptions } from '../lib/mount/express-server'
 import { mountApp } from '../lib/mount/mount-app'
 import { proxyFix } from '../lib/fastify/proxy-fix'
 import { request } from './helpers/http'
@@ -212,5 +212,17 @@ test('a hook that read request.hostname first, on a request without Host: the ap
       t.same(JSON.parse(res.slice(res.indexOf('\r\n\r\n') + 4)), want, `${name}, ${made ? 'with' : 'without'} expressHttpOptions`)
       await f.close()
     }
+  }
+})
+
+test('born(): objects made by a constructor function or a class, with the given prototype', async (t) => {
+  const proto = { kind: 'proto' }
+  function Plain (this: { a?: number }, a: number): void { this.a = a }
+  class Modern { a: number; constructor (a: number) { this.a = a } }
+  for (const base of [Plain as unknown as new (a: number) => object, Modern]) {
+    const Made = born(base, proto)
+    const made = new Made(7) as { a: number, kind: string }
+    t.equal(Object.getPrototypeOf(made), proto, base.name)
+    t.same([made.a, made.kind], [7, 'proto'], base.name)
   }
 })
