@@ -8,20 +8,11 @@ import assert from 'node:assert/strict'
 import { walkXForwarded } from '../lib/core/fast-path'
 import { compileOptions, type Plan } from '../lib/core/options'
 import { makePeer } from '../lib/core/peer'
-import { walk, type Headers } from '../lib/core/resolve'
-import { XForwardedSource } from '../lib/core/sources'
+import type { Headers } from '../lib/core/resolve'
 import { ProxyView } from '../lib/core/view'
+import { params, RUNS } from './helpers/fast-check'
+import { walkBoth } from './helpers/fast-path'
 import { TRUST_TOO_WIDE } from '../lib/core/warnings'
-
-const CI = process.env.CI !== undefined && process.env.CI !== '' && process.env.CI !== 'false'
-const RUNS = Number(process.env.FC_RUNS ?? (CI ? 10_000 : 1_000))
-
-function params (): fc.Parameters<unknown> {
-  const p: fc.Parameters<unknown> = { numRuns: RUNS }
-  if (process.env.FC_SEED !== undefined) p.seed = Number(process.env.FC_SEED)
-  if (process.env.FC_PATH !== undefined) p.path = process.env.FC_PATH
-  return p
-}
 
 const LISTS: string[][] = [
   ['0.0.0.0/0'],
@@ -65,34 +56,17 @@ const headers: fc.Arbitrary<Headers> = fc.record({
   'x-forwarded-host': fc.constantFrom('a.example', 'a.example, b.example', 'a.example, b.example, c.example')
 }, { requiredKeys: ['x-forwarded-for'] }) as fc.Arbitrary<Headers>
 
-function observe (v: ProxyView): unknown {
-  return {
-    ip: v.ip,
-    ips: v.ips,
-    host: v.host,
-    protocol: v.protocol,
-    trusted: v.trusted,
-    error: v.error === null ? null : [(v.error as Error & { code: string }).code, v.error.message],
-    notices: v.notices
-  }
-}
-
 test('list trusts at CIDR boundaries: the fast path trusts exactly the hops the general walk trusts', async (t) => {
   const seen = { compared: 0, walkedPastOne: 0, allTrusted: 0, mapped: 0, error: 0 }
   await fc.assert(fc.property(headers, fc.constantFrom(...PLANS), (h, [, plan]) => {
     assert.equal(plan.fastPath, true)
-    const p = makePeer('127.0.0.1')
-    const fast = new ProxyView(p, 'app.test', false)
-    const general = new ProxyView(p, 'app.test', false)
-    walkXForwarded(fast, plan, h)
-    walk(general, plan, h, new XForwardedSource(h), p, undefined)
-    assert.deepEqual(observe(fast), observe(general))
+    const fast = walkBoth('127.0.0.1', 'app.test', false, h, plan)
     seen.compared++
     if (fast.ips.length > 2) seen.walkedPastOne++
     if ((fast.notices & TRUST_TOO_WIDE) !== 0) seen.allTrusted++
     if (fast.ip?.startsWith('::ffff:') === true) seen.mapped++
     if (fast.error !== null) seen.error++
-  }), params())
+  }), params(RUNS))
   for (const [what, n] of Object.entries(seen)) t.ok(n > 0, `${what}: ${n}`)
 })
 
