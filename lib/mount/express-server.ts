@@ -6,6 +6,8 @@ import type { ExpressHttpOptions } from '../../types'
 interface ExpressPrototypes { request: object, response: object }
 
 const kPrepared = Symbol('fastify-proxy-fix.expressHttpOptions')
+/** The response prototypes expressHttpOptions handed out: Express sets them itself. */
+const responses = new WeakSet<object>()
 
 /**
  * Server options whose request and response objects are born with the Express app's own
@@ -17,6 +19,7 @@ export function expressHttpOptions (app: unknown): ExpressHttpOptions {
   if (!isExpressApp(app)) return invalidOption('app', app, 'must be an Express application (express()), whose request and response prototypes the server is to use')
   const { request, response } = app as unknown as ExpressPrototypes
   prepare(request)
+  responses.add(response)
   return { IncomingMessage: born(IncomingMessage, request), ServerResponse: born(ServerResponse, response) } as unknown as ExpressHttpOptions
 }
 
@@ -70,7 +73,7 @@ function prepare (request: object): void {
   }
 }
 
-/** An Express app's response prototype (app.response, which carries `app`): never pinned, Express sets it itself. */
+/** A response prototype from expressHttpOptions (an app's app.response): never pinned, Express sets it itself. */
 export function isExpressResponse (proto: object): boolean {
-  return isExpressApp((proto as { app?: unknown }).app)
+  return responses.has(proto)
 }
